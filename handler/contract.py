@@ -1,0 +1,144 @@
+"""The custom resource's contract, shared by the construct and the handler.
+
+Property names, response data names, and the API's constraints on each value. Standard library only: the
+construct imports this module at synth time and the handler imports it in Lambda.
+"""
+
+from __future__ import annotations
+
+import re
+
+RESOURCE_TYPE = "Custom::LambdaAsyncInvokeConfig"
+
+FUNCTION_NAME = "FunctionName"
+QUALIFIER = "Qualifier"
+MAXIMUM_RETRY_ATTEMPTS = "MaximumRetryAttempts"
+MAXIMUM_EVENT_AGE_IN_SECONDS = "MaximumEventAgeInSeconds"
+DESTINATION_CONFIG = "DestinationConfig"
+ON_SUCCESS = "OnSuccess"
+ON_FAILURE = "OnFailure"
+DESTINATION = "Destination"
+REMOVAL_POLICY = "RemovalPolicy"
+SERVICE_TOKEN = "ServiceToken"
+
+PROPERTIES = frozenset(
+    {
+        FUNCTION_NAME,
+        QUALIFIER,
+        MAXIMUM_RETRY_ATTEMPTS,
+        MAXIMUM_EVENT_AGE_IN_SECONDS,
+        DESTINATION_CONFIG,
+        REMOVAL_POLICY,
+        SERVICE_TOKEN,
+    }
+)
+
+DATA_FUNCTION_ARN = "FunctionArn"
+DATA_ACTION = "Action"
+DATA_CHANGED_FIELDS = "ChangedFields"
+
+REMOVAL_DESTROY = "destroy"
+REMOVAL_RETAIN = "retain"
+REMOVAL_POLICIES = (REMOVAL_DESTROY, REMOVAL_RETAIN)
+
+LATEST = "$LATEST"
+RETRY_ATTEMPTS_RANGE = (0, 2)
+EVENT_AGE_RANGE = (60, 21600)
+FUNCTION_NAME_MAX = 256
+BARE_NAME_MAX = 64
+QUALIFIER_MAX = 128
+DESTINATION_MAX = 350
+
+# From the botocore service model (lambda 2015-03-31), with named groups added.
+FUNCTION_NAME_PATTERN = re.compile(
+    r"(?P<arn>arn:(aws[a-zA-Z-]*)?:lambda:)?"
+    r"(?P<region>(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(?P<account>\d{12}:)?"
+    r"(function:)?"
+    r"(?P<name>[a-zA-Z0-9_.-]+)"
+    r"(:(?P<qualifier>\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9_-]+))?"
+)
+QUALIFIER_PATTERN = re.compile(r"\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9_$-]+")
+DESTINATION_PATTERN = re.compile(
+    r"arn:(?P<partition>aws[a-zA-Z0-9-]*):(?P<service>[a-zA-Z0-9-]+):"
+    r"(?P<region>((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?):"
+    r"(?P<account>(\d{12})?):(?P<resource>.*)"
+)
+DESTINATION_SERVICES = {
+    ON_SUCCESS: ("sqs", "sns", "lambda", "events"),
+    ON_FAILURE: ("sqs", "sns", "lambda", "events", "s3"),
+}
+
+
+class InvalidProperty(ValueError):
+    """A declared value the API would reject; the message names the property and the value."""
+
+
+def parse_function_name(value: str, prop: str = FUNCTION_NAME) -> tuple[str, str | None]:
+    """Split a function name in any accepted form into (function name, qualifier or None)."""
+    match = FUNCTION_NAME_PATTERN.fullmatch(value) if len(value) <= FUNCTION_NAME_MAX else None
+    if match is None:
+        raise InvalidProperty(
+            f"`{prop}` must be a function name, name:qualifier, partial ARN or full ARN; got {value!r}."
+        )
+    name, qualifier = match.group("name"), match.group("qualifier")
+    if len(name) > BARE_NAME_MAX:
+        raise InvalidProperty(f"`{prop}` names a function longer than {BARE_NAME_MAX} characters: {value!r}.")
+    if qualifier is not None and len(qualifier) > QUALIFIER_MAX:
+        raise InvalidProperty(f"`{prop}` has a qualifier longer than {QUALIFIER_MAX} characters: {value!r}.")
+    return name, qualifier
+
+
+def check_qualifier(value: str, prop: str = QUALIFIER) -> str:
+    if len(value) > QUALIFIER_MAX or QUALIFIER_PATTERN.fullmatch(value) is None:
+        raise InvalidProperty(f"`{prop}` must be a version number, an alias name or $LATEST; got {value!r}.")
+    return value
+
+
+def resolve_qualifier(function_name: str, qualifier: str | None, prop: str = QUALIFIER) -> str:
+    """The qualifier the config belongs to: the declared one, else the one inside the name, else $LATEST."""
+    _, in_name = parse_function_name(function_name)
+    if qualifier is not None:
+        check_qualifier(qualifier, prop)
+        if in_name is not None and in_name != qualifier:
+            raise InvalidProperty(
+                f"`{prop}` {qualifier!r} disagrees with the qualifier {in_name!r} inside the function name "
+                f"{function_name!r}."
+            )
+        return qualifier
+    return in_name or LATEST
+
+
+def check_range(value: int, bounds: tuple[int, int], prop: str) -> int:
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidProperty(f"`{prop}` must be between {low} and {high}; got {value!r}.")
+    return value
+
+
+def check_destination(arn: str, half: str, prop: str) -> str:
+    match = DESTINATION_PATTERN.fullmatch(arn) if len(arn) <= DESTINATION_MAX else None
+    if match is None:
+        raise InvalidProperty(f"`{prop}` must be an ARN of at most {DESTINATION_MAX} characters; got {arn!r}.")
+    allowed = DESTINATION_SERVICES[half]
+    if match.group("service") not in allowed:
+        raise InvalidProperty(f"`{prop}` must be an ARN of {', '.join(allowed)} for {half}; got {arn!r}.")
+    return arn
+
+
+def is_self_destination(function_name: str, destination: str) -> bool:
+    """True when a Lambda destination ARN names the target function itself (any qualifier)."""
+    match = DESTINATION_PATTERN.fullmatch(destination)
+    if match is None or match.group("service") != "lambda":
+        return False
+    target = FUNCTION_NAME_PATTERN.fullmatch(function_name)
+    dest = FUNCTION_NAME_PATTERN.fullmatch(destination)
+    if target is None or dest is None or target.group("name") != dest.group("name"):
+        return False
+    return all(target.group(part) in (None, dest.group(part)) for part in ("region", "account"))
+
+
+def is_config_arn(value: str) -> bool:
+    """True for a qualified function ARN as Lambda reports it: the physical id of a config this resource wrote."""
+    match = FUNCTION_NAME_PATTERN.fullmatch(value)
+    return match is not None and all(match.group(part) for part in ("arn", "region", "account", "qualifier"))

@@ -1,0 +1,125 @@
+"""The effects: Lambda event-invoke-config calls, retried within the invocation's deadline."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from log import decision
+
+TRANSIENT_CODES = frozenset({"TooManyRequestsException", "ResourceConflictException", "ServiceException"})
+# Lambda's checks of the execution role right after a deploy grants it the send permission (IAM propagation).
+PROPAGATION = re.compile(r"execution role does not have permissions|The destination ARN .* is invalid")
+PROPAGATION_WINDOW = 120.0
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+
+
+class DeadlineReached(Exception):
+    """The next retry would end after the invocation's deadline."""
+
+
+@dataclass
+class Deadline:
+    at: float
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    def remaining(self) -> float:
+        return self.at - self.clock()
+
+
+def error_code(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return type(error).__name__
+
+
+def error_message(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Message", ""))
+    return str(error)
+
+
+def is_not_found(error: Exception) -> bool:
+    return error_code(error) == "ResourceNotFoundException"
+
+
+def full_jitter(ceiling: float) -> float:
+    return random.uniform(0, ceiling)
+
+
+def retry_kind(error: Exception) -> str | None:
+    """ "transient" (throttling, conflict, service or network fault), "propagation" (IAM not yet consistent) or None."""
+    if not isinstance(error, ClientError) or error_code(error) in TRANSIENT_CODES:
+        return "transient"
+    if error_code(error) == "InvalidParameterValueException" and PROPAGATION.search(error_message(error)):
+        return "propagation"
+    return None
+
+
+@dataclass
+class Api:
+    client: Any
+    deadline: Deadline
+    sleep: Callable[[float], None] = time.sleep
+
+    def get(self, **params: Any) -> dict[str, Any] | None:
+        try:
+            return self._call("get_function_event_invoke_config", params)
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            raise
+
+    def put(self, **params: Any) -> dict[str, Any]:
+        return self._call("put_function_event_invoke_config", params)
+
+    def update(self, **params: Any) -> dict[str, Any]:
+        return self._call("update_function_event_invoke_config", params)
+
+    def delete(self, **params: Any) -> bool:
+        """Delete the config; False when it (or its alias or function) was already gone."""
+        try:
+            self._call("delete_function_event_invoke_config", params)
+        except ClientError as error:
+            if is_not_found(error):
+                return False
+            raise
+        return True
+
+    def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        attempt = 0
+        propagation_since: float | None = None
+        while True:
+            try:
+                response: dict[str, Any] = getattr(self.client, operation)(**params)
+                return response
+            except (ClientError, ConnectionError, HTTPClientError) as error:
+                kind = retry_kind(error)
+                if kind is None:
+                    raise
+                if kind == "propagation":
+                    now = self.deadline.clock()
+                    propagation_since = now if propagation_since is None else propagation_since
+                    if now - propagation_since >= PROPAGATION_WINDOW:
+                        raise
+                delay = full_jitter(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+                if delay >= self.deadline.remaining():
+                    raise DeadlineReached(
+                        f"{operation} still failing near the deadline after {attempt + 1} attempts: "
+                        f"{error_code(error)}: {error_message(error)}"
+                    ) from error
+                decision(
+                    "retry", operation=operation, attempt=attempt + 1, error=error_code(error), delay=round(delay, 2)
+                )
+                self.sleep(delay)
+                attempt += 1

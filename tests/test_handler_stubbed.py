@@ -1,0 +1,504 @@
+"""Each lifecycle path and each fault, with botocore's Stubber and the exact parameters every call must carry."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import threading
+import time
+import urllib.error
+from pathlib import Path
+
+import boto3
+import index
+import lambda_api
+import pytest
+from botocore.stub import Stubber
+from cloudformation import Context
+from recorded import ARN, error, response
+
+EVENTS = Path(__file__).parent / "events"
+LATEST = f"{ARN}:$LATEST"
+DLQ = "arn:aws:sqs:us-east-1:111111111111:orders-dlq"
+BUCKET = "arn:aws:s3:::orders-failed-events"
+TARGET = {"FunctionName": "orders", "Qualifier": "$LATEST"}
+IAM_MESSAGE = f"The function's execution role does not have permissions to call SendMessage on {DLQ}"
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class Opener:
+    """Stands in for urlopen: records each response PUT; fails the first `failures` of them."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.bodies: list[dict] = []
+        self.attempts = 0
+        self.delivered_at: list[float] = []
+
+    def __call__(self, request, timeout):
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise urllib.error.URLError("connection reset")
+        self.bodies.append(json.loads(request.data))
+        self.delivered_at.append(time.monotonic())
+        return contextlib.nullcontext()
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        self.stub = Stubber(self.client)
+        self.clock = FakeClock()
+        self.opener = Opener()
+
+    def run(self, event: dict, seconds: float = 300.0) -> dict:
+        with self.stub:
+            index.on_event(
+                event,
+                Context(seconds),
+                client=self.client,
+                opener=self.opener,
+                sleep=self.clock.sleep,
+                clock=self.clock,
+            )
+        assert len(self.opener.bodies) == 1, self.opener.bodies
+        return self.opener.bodies[0]
+
+    def get(self, body: dict | None, params: dict = TARGET) -> None:
+        if body is None:
+            code, message, status = error("get_function_doesnotexist")
+            self.stub.add_client_error(
+                "get_function_event_invoke_config", code, message, status, expected_params=params
+            )
+        else:
+            self.stub.add_response("get_function_event_invoke_config", body, params)
+
+
+@pytest.fixture
+def h() -> Harness:
+    return Harness()
+
+
+def live(**fields) -> dict:
+    return response("get_invokeconfig", FunctionArn=LATEST, DestinationConfig={"OnSuccess": {}, "OnFailure": {}}) | {
+        key: value for key, value in fields.items()
+    }
+
+
+def without(body: dict, *keys: str) -> dict:
+    return {key: value for key, value in body.items() if key not in keys}
+
+
+DECLARED = {
+    "MaximumRetryAttempts": 1,
+    "MaximumEventAgeInSeconds": 3600,
+    "DestinationConfig": {"OnFailure": {"Destination": DLQ}},
+}
+IN_SYNC = without(
+    live(
+        MaximumRetryAttempts=1,
+        MaximumEventAgeInSeconds=3600,
+        DestinationConfig={"OnSuccess": {}, "OnFailure": {"Destination": DLQ}},
+    )
+)
+
+
+def test_create_with_no_config_puts_the_declared_one(h):
+    h.get(None)
+    h.stub.add_response("put_function_event_invoke_config", IN_SYNC, TARGET | DECLARED)
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "SUCCESS"
+    assert body["PhysicalResourceId"] == LATEST
+    assert body["Data"] == {
+        "FunctionArn": LATEST,
+        "Action": "put",
+        "ChangedFields": "MaximumRetryAttempts,MaximumEventAgeInSeconds,DestinationConfig.OnFailure",
+    }
+
+
+def test_create_adopts_an_existing_config_in_sync_without_writing(h):
+    h.get(IN_SYNC)
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["PhysicalResourceId"], body["Data"]["Action"]) == ("SUCCESS", LATEST, "none")
+
+
+def test_create_adopts_an_existing_config_and_updates_only_the_differing_field(h):
+    h.get(IN_SYNC | {"MaximumRetryAttempts": 2})
+    h.stub.add_response("update_function_event_invoke_config", IN_SYNC, TARGET | {"MaximumRetryAttempts": 1})
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"], body["Data"]["ChangedFields"]) == (
+        "SUCCESS",
+        "update",
+        "MaximumRetryAttempts",
+    )
+
+
+def test_update_in_sync_makes_no_write(h):
+    event = load("update")
+    h.get(IN_SYNC | {"MaximumRetryAttempts": 0})
+
+    body = h.run(event)
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["PhysicalResourceId"], body["Data"]["Action"]) == ("SUCCESS", LATEST, "none")
+
+
+def test_update_removing_a_declared_field_puts_the_full_config(h):
+    event = load("update")
+    del event["ResourceProperties"]["MaximumEventAgeInSeconds"]
+    h.get(IN_SYNC | {"MaximumRetryAttempts": 0})
+    declared = {"MaximumRetryAttempts": 0, "DestinationConfig": {"OnFailure": {"Destination": DLQ}}}
+    h.stub.add_response(
+        "put_function_event_invoke_config", without(IN_SYNC, "MaximumEventAgeInSeconds"), TARGET | declared
+    )
+
+    body = h.run(event)
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"], body["Data"]["ChangedFields"]) == (
+        "SUCCESS",
+        "put",
+        "MaximumEventAgeInSeconds",
+    )
+
+
+def test_update_after_config_deleted_out_of_band_puts_it_back(h):
+    h.get(None)
+    h.stub.add_response("put_function_event_invoke_config", IN_SYNC, TARGET | DECLARED | {"MaximumRetryAttempts": 0})
+
+    body = h.run(load("update"))
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "put")
+
+
+def test_update_after_function_deleted_out_of_band_fails_keeping_the_physical_id(h):
+    h.get(None)
+    code, message, status = error("put_functionname_name_notfound")
+    h.stub.add_client_error(
+        "put_function_event_invoke_config",
+        code,
+        message,
+        status,
+        expected_params=TARGET | DECLARED | {"MaximumRetryAttempts": 0},
+    )
+
+    body = h.run(load("update"))
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "FAILED"
+    assert body["PhysicalResourceId"] == LATEST
+    assert "ResourceNotFoundException: The function doesn't exist." in body["Reason"]
+    assert "'orders'" in body["Reason"]
+
+
+def test_delete_removes_the_config_by_its_physical_id(h):
+    h.stub.add_response("delete_function_event_invoke_config", {}, {"FunctionName": LATEST})
+
+    body = h.run(load("delete"))
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["PhysicalResourceId"], body["Data"]["Action"]) == ("SUCCESS", LATEST, "delete")
+
+
+@pytest.mark.parametrize("recorded_error", ["delete_function_not_found", "delete_function_doesnotexist"])
+def test_delete_when_config_or_function_already_gone_succeeds(h, recorded_error):
+    code, message, status = error(recorded_error)
+    h.stub.add_client_error(
+        "delete_function_event_invoke_config", code, message, status, expected_params={"FunctionName": LATEST}
+    )
+
+    body = h.run(load("delete"))
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "none")
+
+
+def test_delete_with_retain_leaves_the_config(h):
+    event = load("delete")
+    event["ResourceProperties"]["RemovalPolicy"] = "retain"
+
+    body = h.run(event)
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "none")
+
+
+def test_failed_create_of_adopted_config_then_rollback_delete_leaves_it(h):
+    h.get(IN_SYNC | {"MaximumRetryAttempts": 2})
+    code, message, status = error("put_destination_invalid_service_arn")
+    h.stub.add_client_error(
+        "update_function_event_invoke_config",
+        code,
+        message,
+        status,
+        expected_params=TARGET | {"MaximumRetryAttempts": 1},
+    )
+    created = h.run(load("create"))
+    rollback = load("delete") | {"PhysicalResourceId": created["PhysicalResourceId"]}
+    h.opener.bodies.clear()
+
+    deleted = h.run(rollback)
+
+    h.stub.assert_no_pending_responses()
+    assert created["Status"] == "FAILED"
+    assert not created["PhysicalResourceId"].startswith("arn:")
+    assert (deleted["Status"], deleted["Data"]["Action"]) == ("SUCCESS", "none")
+
+
+def test_throttling_is_retried_with_backoff(h):
+    code, message = "TooManyRequestsException", "Rate exceeded"
+    for _ in range(2):
+        h.stub.add_client_error("get_function_event_invoke_config", code, message, 429, expected_params=TARGET)
+    h.get(IN_SYNC)
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "SUCCESS"
+    assert len(h.clock.slept) == 2
+
+
+def test_conflict_while_function_updates_is_retried(h):
+    h.get(None)
+    h.stub.add_client_error(
+        "put_function_event_invoke_config",
+        "ResourceConflictException",
+        "The operation cannot be performed at this time. An update is in progress.",
+        409,
+        expected_params=TARGET | DECLARED,
+    )
+    h.stub.add_response("put_function_event_invoke_config", IN_SYNC, TARGET | DECLARED)
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "put")
+    assert len(h.clock.slept) == 1
+
+
+def test_execution_role_permission_error_right_after_grant_is_retried(h):
+    h.get(None)
+    for _ in range(3):
+        h.stub.add_client_error(
+            "put_function_event_invoke_config",
+            "InvalidParameterValueException",
+            IAM_MESSAGE,
+            400,
+            expected_params=TARGET | DECLARED,
+        )
+    h.stub.add_response("put_function_event_invoke_config", IN_SYNC, TARGET | DECLARED)
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "SUCCESS"
+    assert len(h.clock.slept) == 3
+
+
+def test_execution_role_permission_error_gives_up_after_about_two_minutes(h, monkeypatch):
+    monkeypatch.setattr(lambda_api, "full_jitter", lambda ceiling: ceiling)
+    h.get(None)
+    for _ in range(40):
+        h.stub.add_client_error(
+            "put_function_event_invoke_config",
+            "InvalidParameterValueException",
+            IAM_MESSAGE,
+            400,
+            expected_params=TARGET | DECLARED,
+        )
+
+    body = h.run(load("create"), seconds=900)
+
+    assert body["Status"] == "FAILED"
+    assert IAM_MESSAGE in body["Reason"]
+    assert 120 <= sum(h.clock.slept) < 120 + lambda_api.BACKOFF_CAP
+
+
+def test_other_invalid_parameter_errors_are_not_retried(h):
+    h.get(None)
+    code, message, status = error("put_destination_recursive")
+    h.stub.add_client_error(
+        "put_function_event_invoke_config", code, message, status, expected_params=TARGET | DECLARED
+    )
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "FAILED"
+    assert message in body["Reason"]
+    assert h.clock.slept == []
+
+
+def test_retries_stop_before_the_deadline(h, monkeypatch):
+    monkeypatch.setattr(lambda_api, "full_jitter", lambda ceiling: ceiling)
+    for _ in range(3):
+        h.stub.add_client_error(
+            "get_function_event_invoke_config", "TooManyRequestsException", "Rate exceeded", 429, expected_params=TARGET
+        )
+
+    body = h.run(load("create"), seconds=index.DEADLINE_MARGIN + 3)
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "FAILED"
+    assert "near the deadline" in body["Reason"]
+    assert h.clock.slept == [0.5, 1.0]
+
+
+def test_watchdog_answers_failed_when_a_call_hangs_near_the_deadline():
+    release = threading.Event()
+
+    class HangingClient:
+        def get_function_event_invoke_config(self, **params):
+            release.wait(1.5)
+            raise AssertionError("answered too late")
+
+    opener = Opener()
+    started = time.monotonic()
+    index.on_event(load("create"), Context(index.DEADLINE_MARGIN + 0.2), client=HangingClient(), opener=opener)
+    release.set()
+
+    assert len(opener.bodies) == 1
+    assert opener.bodies[0]["Status"] == "FAILED"
+    assert "Timed out" in opener.bodies[0]["Reason"]
+    assert opener.delivered_at[0] - started < 1.0
+
+
+def test_response_put_failing_is_retried_until_delivered(h):
+    h.opener.failures = 2
+    h.get(IN_SYNC)
+
+    body = h.run(load("create"))
+
+    assert body["Status"] == "SUCCESS"
+    assert h.opener.attempts == 3
+
+
+def test_s3_on_failure_destination_is_written(h):
+    event = load("create")
+    event["ResourceProperties"]["DestinationConfig"] = {"OnFailure": {"Destination": BUCKET}}
+    declared = DECLARED | {"DestinationConfig": {"OnFailure": {"Destination": BUCKET}}}
+    h.get(None)
+    h.stub.add_response(
+        "put_function_event_invoke_config",
+        IN_SYNC | {"DestinationConfig": {"OnSuccess": {}, "OnFailure": {"Destination": BUCKET}}},
+        TARGET | declared,
+    )
+
+    body = h.run(event)
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "put")
+
+
+class NoCalls:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        self.calls.append(name)
+        raise AssertionError(f"unexpected call {name}")
+
+
+@pytest.mark.parametrize(
+    ("change", "names"),
+    [
+        ({"MaximumRetryAttempts": "5"}, ["`MaximumRetryAttempts`", "5"]),
+        ({"MaximumEventAgeInSeconds": "30"}, ["`MaximumEventAgeInSeconds`", "30"]),
+        ({"FunctionName": "orders!"}, ["`FunctionName`", "'orders!'"]),
+    ],
+)
+def test_invalid_properties_fail_before_any_call(change, names):
+    event = load("create")
+    event["ResourceProperties"].update(change)
+    client, opener = NoCalls(), Opener()
+
+    index.on_event(event, Context(), client=client, opener=opener)
+
+    assert client.calls == []
+    assert opener.bodies[0]["Status"] == "FAILED"
+    for name in names:
+        assert name in opener.bodies[0]["Reason"]
+
+
+@pytest.mark.parametrize("name", ["create", "update", "delete"])
+def test_unknown_request_type_is_answered_failed(name):
+    event = load(name) | {"RequestType": "Upgrade"}
+    client, opener = NoCalls(), Opener()
+
+    index.on_event(event, Context(), client=client, opener=opener)
+
+    assert opener.bodies[0]["Status"] == "FAILED"
+    assert "Unknown RequestType 'Upgrade'" in opener.bodies[0]["Reason"]
+    assert client.calls == []
+
+
+def test_response_body_stays_within_4096_bytes_with_a_huge_reason(h):
+    event = load("create")
+    event["ResourceProperties"]["FunctionName"] = "x" * 5000
+
+    body = h.run(event)
+
+    sent = json.dumps(body).encode()
+    assert body["Status"] == "FAILED"
+    assert len(sent) <= 4096
+    assert body["Reason"].endswith("...")
+
+
+def test_response_url_is_never_logged(h, caplog):
+    caplog.set_level(logging.DEBUG)
+    h.get(None)
+    h.stub.add_client_error(
+        "put_function_event_invoke_config", "ServiceException", "boom", 500, expected_params=TARGET | DECLARED
+    )
+    h.stub.add_response("put_function_event_invoke_config", IN_SYNC, TARGET | DECLARED)
+    h.opener.failures = 1
+    event = load("create")
+
+    h.run(copy.deepcopy(event))
+
+    assert caplog.records
+    assert all("SECRET" not in record.getMessage() for record in caplog.records)
+    assert all("presigned" not in record.getMessage() for record in caplog.records)
+
+
+def test_one_structured_log_line_per_decision(h, caplog):
+    caplog.set_level(logging.INFO, logger="async_invoke_config")
+    h.get(IN_SYNC | {"MaximumRetryAttempts": 2})
+    h.stub.add_response("update_function_event_invoke_config", IN_SYNC, TARGET | {"MaximumRetryAttempts": 1})
+
+    h.run(load("create"))
+
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "async_invoke_config"]
+    converged = [line for line in lines if line["event"] == "converged"]
+    assert len(converged) == 1
+    assert converged[0]["action"] == "update"
+    assert converged[0]["changed"] == ["MaximumRetryAttempts"]
+    assert converged[0]["live_before"]["MaximumRetryAttempts"] == 2
