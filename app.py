@@ -1,7 +1,83 @@
-"""Example app. The AsyncInvokeConfig construct is being built (issue 3); until then the stack is empty."""
+"""Example app: every form AsyncInvokeConfig accepts, in one stack. Synthesizes with no AWS account:
+`python app.py` or `npx cdk synth --no-notices`."""
+
+import sys
+from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
 
-app = cdk.App()
-cdk.Stack(app, "AsyncInvokeConfigExample")
-app.synth()
+sys.path.insert(0, str(Path(__file__).parent / "constructs"))  # the library, used from source here
+from async_invoke_config import AsyncInvokeConfig  # noqa: E402
+
+
+class ExampleStack(cdk.Stack):
+    def __init__(self, scope: Construct, id_: str, **kwargs: object) -> None:
+        super().__init__(scope, id_, **kwargs)  # type: ignore[arg-type]
+        orders = lambda_.Function(
+            self,
+            "Orders",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"),
+        )
+        cdk.Validations.of(orders).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                reason="The example function only writes logs, which AWSLambdaBasicExecutionRole allows.",
+            )
+        )
+        failed = sqs.Queue(self, "OrdersFailed", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED)
+        cdk.Validations.of(failed).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is where failed events end up (the on-failure destination); it needs no DLQ.",
+            )
+        )
+        succeeded = sns.Topic(self, "OrdersSucceeded", enforce_ssl=True)
+
+        # An in-stack function: SNS on success, SQS on failure; the function's role is granted both.
+        AsyncInvokeConfig(
+            self,
+            "OrdersAsync",
+            function=orders,
+            retry_attempts=1,
+            max_event_age=cdk.Duration.hours(1),
+            on_success=destinations.SnsDestination(succeeded),
+            on_failure=destinations.SqsDestination(failed),
+        )
+
+        # An alias: its own config, failures to an EventBridge bus.
+        live = lambda_.Alias(self, "OrdersLive", alias_name="live", version=orders.current_version)
+        bus = events.EventBus(self, "OrdersEvents")
+        AsyncInvokeConfig(
+            self,
+            "OrdersLiveAsync",
+            function=live,
+            retry_attempts=0,
+            on_failure=destinations.EventBridgeDestination(bus),
+        )
+
+        # A function that exists outside the app, by name, with a destination ARN. Its role is not known here, so
+        # granting it the send permission is up to its owner (synth prints a warning saying so).
+        AsyncInvokeConfig(
+            self,
+            "LegacyBillingAsync",
+            function="legacy-billing",
+            max_event_age=cdk.Duration.minutes(30),
+            on_failure=self.format_arn(
+                service="sqs", resource="legacy-billing-dlq", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME
+            ),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+
+if __name__ == "__main__":
+    app = cdk.App()
+    ExampleStack(app, "AsyncInvokeConfigExample")
+    app.synth()

@@ -19,7 +19,9 @@ ON_SUCCESS = "OnSuccess"
 ON_FAILURE = "OnFailure"
 DESTINATION = "Destination"
 REMOVAL_POLICY = "RemovalPolicy"
+# Set by CloudFormation (ServiceToken) or read by it (ServiceTimeout); both arrive among the properties.
 SERVICE_TOKEN = "ServiceToken"
+SERVICE_TIMEOUT = "ServiceTimeout"
 
 PROPERTIES = frozenset(
     {
@@ -30,6 +32,7 @@ PROPERTIES = frozenset(
         DESTINATION_CONFIG,
         REMOVAL_POLICY,
         SERVICE_TOKEN,
+        SERVICE_TIMEOUT,
     }
 )
 
@@ -123,6 +126,8 @@ def check_destination(arn: str, half: str, prop: str) -> str:
     allowed = DESTINATION_SERVICES[half]
     if match.group("service") not in allowed:
         raise InvalidProperty(f"`{prop}` must be an ARN of {', '.join(allowed)} for {half}; got {arn!r}.")
+    if match.group("service") in ("sqs", "sns") and arn.endswith(".fifo"):
+        raise InvalidProperty(f"`{prop}` cannot be a FIFO queue or topic; got {arn!r}.")
     return arn
 
 

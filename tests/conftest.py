@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ import emulator
 import index
 import pytest
 from cloudformation import Context, ResponseServer
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::000000000000:role/async-invoke-test"

@@ -61,6 +61,7 @@ def test_function_name_forms_accepted(function_name, qualifier, expected):
             ["OnFailure", "iam"],
         ),
         ({"DestinationConfig": {"OnFailure": {"Destination": "not-an-arn"}}}, ["OnFailure", "'not-an-arn'"]),
+        ({"DestinationConfig": {"OnFailure": {"Destination": QUEUE + ".fifo"}}}, ["OnFailure", "FIFO", "dlq.fifo"]),
         ({"DestinationConfig": {"OnFailure": {"Destination": ARN + ":live"}}}, ["OnFailure", "its own destination"]),
         ({"DestinationConfig": {"OnError": {"Destination": QUEUE}}}, ["`DestinationConfig`", "OnError"]),
         ({"DestinationConfig": "arn"}, ["`DestinationConfig`", "'arn'"]),

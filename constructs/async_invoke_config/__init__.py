@@ -1,0 +1,5 @@
+"""Declare a Lambda function's asynchronous-invocation settings in AWS CDK and keep the live function in line."""
+
+from .async_invoke_config import AsyncInvokeConfig
+
+__all__ = ["AsyncInvokeConfig"]

@@ -1,0 +1,313 @@
+"""AsyncInvokeConfig: a Lambda function's asynchronous-invocation settings, kept in line with the live function."""
+
+from __future__ import annotations
+
+import json
+import weakref
+from dataclasses import dataclass
+from typing import Any, cast
+
+from aws_cdk import Annotations, ArnFormat, CustomResource, Duration, Fn, RemovalPolicy, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from constructs import Construct
+
+from .handler.contract import (
+    DATA_FUNCTION_ARN,
+    DESTINATION,
+    DESTINATION_CONFIG,
+    DESTINATION_PATTERN,
+    EVENT_AGE_RANGE,
+    FUNCTION_NAME,
+    FUNCTION_NAME_PATTERN,
+    LATEST,
+    MAXIMUM_EVENT_AGE_IN_SECONDS,
+    MAXIMUM_RETRY_ATTEMPTS,
+    ON_FAILURE,
+    ON_SUCCESS,
+    QUALIFIER,
+    REMOVAL_POLICY,
+    REMOVAL_RETAIN,
+    RESOURCE_TYPE,
+    RETRY_ATTEMPTS_RANGE,
+    InvalidProperty,
+    check_destination,
+    check_qualifier,
+    check_range,
+    is_self_destination,
+    parse_function_name,
+)
+from .provider import SERVICE_TIMEOUT, Provider
+
+Destination = lambda_.IDestination | str
+SEND_ACTIONS = {
+    "sqs": ["sqs:SendMessage"],
+    "sns": ["sns:Publish"],
+    "lambda": ["lambda:InvokeFunction"],
+    "events": ["events:PutEvents"],
+    "s3": ["s3:PutObject", "s3:ListBucket"],
+}
+_declared: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], str]] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What the config applies to, as the custom resource and the IAM policy need it."""
+
+    function_name: str
+    qualifier: str | None
+    function: lambda_.IFunction | None
+    policy_arns: tuple[str, str] | None
+
+
+class AsyncInvokeConfig(Construct):
+    """Declares the asynchronous-invocation settings of a Lambda function, version or alias, and keeps the live
+    config in line with them: each deploy reads the live config and writes only what differs.
+
+    :param function: the function, version or alias (any ``IFunction``), or its name, ``name:alias``, partial or
+        full ARN as a string. A string may name a function outside the app.
+    :param qualifier: version number, alias or ``$LATEST``. Default: the version or alias ``function`` is, else the
+        qualifier inside the name, else ``$LATEST``.
+    :param retry_attempts: retries after the function returns an error. Minimum: 0, maximum: 2.
+        Default: not declared (AWS applies 2).
+    :param max_event_age: how long Lambda keeps an event to process. Minimum: 60 seconds, maximum: 6 hours.
+        Default: not declared (AWS applies 6 hours).
+    :param on_success: where records of successful invocations go: an ``aws_lambda_destinations`` object (SQS, SNS,
+        Lambda, EventBridge), or a destination ARN. Default: none.
+    :param on_failure: as ``on_success``, plus an S3 bucket. Default: none.
+    :param removal_policy: ``DESTROY`` deletes the live config when this resource goes; ``RETAIN`` leaves it.
+        Default: ``RemovalPolicy.DESTROY``.
+
+    At least one of ``retry_attempts``, ``max_event_age``, ``on_success`` or ``on_failure`` is required. A field
+    left undeclared is removed from the live config.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        function: lambda_.IFunction | str,
+        qualifier: str | None = None,
+        retry_attempts: int | None = None,
+        max_event_age: Duration | None = None,
+        on_success: Destination | None = None,
+        on_failure: Destination | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        super().__init__(scope, id_)
+        _check_settings(retry_attempts, max_event_age, on_success, on_failure, removal_policy)
+        target = _target(self, function, qualifier)
+        _register(self, target)
+
+        provider = Provider.of(self)
+        bound = {
+            half: self._bind(destination, half, target)
+            for half, destination in ((ON_SUCCESS, on_success), (ON_FAILURE, on_failure))
+            if destination is not None
+        }
+        properties: dict[str, Any] = {FUNCTION_NAME: target.function_name}
+        if target.qualifier is not None:
+            properties[QUALIFIER] = target.qualifier
+        if retry_attempts is not None:
+            properties[MAXIMUM_RETRY_ATTEMPTS] = retry_attempts
+        if max_event_age is not None:
+            properties[MAXIMUM_EVENT_AGE_IN_SECONDS] = max_event_age.to_seconds()
+        if bound:
+            properties[DESTINATION_CONFIG] = {half: {DESTINATION: arn} for half, arn in bound.items()}
+        if removal_policy == RemovalPolicy.RETAIN:
+            properties[REMOVAL_POLICY] = REMOVAL_RETAIN
+
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.function.function_arn,
+            resource_type=RESOURCE_TYPE,
+            properties=properties,
+            service_timeout=SERVICE_TIMEOUT,
+        )
+        """The custom resource (``Custom::LambdaAsyncInvokeConfig``)."""
+        self.function_arn = self.resource.get_att_string(DATA_FUNCTION_ARN)
+        """The qualified ARN of the function the config belongs to, as Lambda reports it."""
+        provider.add_target(target.policy_arns)
+        role = target.function.role if target.function is not None else None
+        if role is not None and Stack.of(role) is Stack.of(self):
+            self.resource.node.add_dependency(role)
+
+    def _bind(self, destination: Destination, half: str, target: _Target) -> str:
+        """The destination's ARN; the function's role gets the permission to send to it where the role is known."""
+        prop = "on_success" if half == ON_SUCCESS else "on_failure"
+        function = target.function
+        if isinstance(destination, str):
+            arn = _check_destination_arn(destination, half, prop, target)
+            if function is not None and function.role is not None and not Token.is_unresolved(arn):
+                service = DESTINATION_PATTERN.fullmatch(arn)
+                assert service is not None
+                resources = [arn, f"{arn}/*"] if service.group("service") == "s3" else [arn]
+                function.add_to_role_policy(
+                    iam.PolicyStatement(actions=SEND_ACTIONS[service.group("service")], resources=resources)
+                )
+            else:
+                self._warn_not_granted(prop, arn)
+            return arn
+        if half == ON_SUCCESS and isinstance(destination, destinations.S3Destination):
+            raise InvalidProperty("`on_success` cannot be an S3 bucket; S3 is a destination on failure only.")
+        kind = lambda_.DestinationType.SUCCESS if half == ON_SUCCESS else lambda_.DestinationType.FAILURE
+        if function is None or function.role is None:
+            stand_in = self._stand_in(target)
+            arn = destination.bind(self, stand_in, type=kind).destination
+            self._warn_not_granted(prop, arn)
+        else:
+            arn = destination.bind(self, function, type=kind).destination
+            underlying = getattr(function, "lambda_", function)
+            if arn == underlying.function_arn:
+                raise InvalidProperty(f"`{prop}` is the function itself; a function cannot be its own destination.")
+        return _check_destination_arn(arn, half, prop, target)
+
+    def _stand_in(self, target: _Target) -> lambda_.IFunction:
+        """An imported function whose role absorbs grants: its real role is unknown, so nothing is granted."""
+        existing = self.node.try_find_child("Target")
+        if existing is not None:
+            return cast(lambda_.IFunction, existing)
+        stack = Stack.of(self)
+        role = iam.Role.from_role_arn(
+            self,
+            "UnknownRole",
+            stack.format_arn(service="iam", region="", resource="role", resource_name="unknown"),
+            mutable=False,
+        )
+        arn = (
+            target.policy_arns[0]
+            if target.policy_arns
+            else stack.format_arn(
+                service="lambda", resource="function", resource_name="unknown", arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+        )
+        return lambda_.Function.from_function_attributes(self, "Target", function_arn=arn, role=role)
+
+    def _warn_not_granted(self, prop: str, arn: str) -> None:
+        shown = "the destination" if Token.is_unresolved(arn) else arn
+        Annotations.of(self).add_warning_v2(
+            "async-invoke-config:not-granted",
+            f"`{prop}`: the execution role of `function` was not granted permission to send to {shown}, because "
+            "the role (or the destination's service) is not known at synth time; grant it yourself, or Lambda "
+            "rejects the destination.",
+        )
+
+
+def _check_settings(
+    retry_attempts: int | None,
+    max_event_age: Duration | None,
+    on_success: Destination | None,
+    on_failure: Destination | None,
+    removal_policy: RemovalPolicy,
+) -> None:
+    if retry_attempts is not None and not Token.is_unresolved(retry_attempts):
+        check_range(retry_attempts, RETRY_ATTEMPTS_RANGE, "retry_attempts")
+    if max_event_age is not None and not Token.is_unresolved(max_event_age.to_seconds()):
+        seconds = max_event_age.to_seconds()
+        if not EVENT_AGE_RANGE[0] <= seconds <= EVENT_AGE_RANGE[1]:
+            raise InvalidProperty(
+                "`max_event_age` must be between 60 seconds and 6 hours; "
+                f"got {max_event_age.to_human_string()} ({seconds:.0f} s)."
+            )
+    if all(value is None for value in (retry_attempts, max_event_age, on_success, on_failure)):
+        raise InvalidProperty(
+            "Declare at least one of `retry_attempts`, `max_event_age`, `on_success` or `on_failure`."
+        )
+    if removal_policy not in (RemovalPolicy.DESTROY, RemovalPolicy.RETAIN):
+        raise InvalidProperty(f"`removal_policy` must be RemovalPolicy.DESTROY or RETAIN; got {removal_policy}.")
+
+
+def _target(scope: Construct, function: lambda_.IFunction | str, qualifier: str | None) -> _Target:
+    stack = Stack.of(scope)
+    if qualifier is not None and not Token.is_unresolved(qualifier):
+        check_qualifier(qualifier, "qualifier")
+    if isinstance(function, str):
+        name, in_name = _parse_name(function, stack)
+        _check_agreement(qualifier, in_name, repr(function))
+        return _Target(function, qualifier, None, _policy_arns(function) if name else None)
+
+    alias_name = getattr(function, "alias_name", None)
+    version = getattr(function, "version", None)
+    underlying: lambda_.IFunction = getattr(function, "lambda_", function)
+    derived = alias_name if alias_name is not None else version if isinstance(version, str) else None
+    _check_agreement(qualifier, derived, "the alias or version given as `function`")
+    arn = underlying.function_arn
+    if not Token.is_unresolved(arn):
+        _, in_name = _parse_name(arn, stack)
+        _check_agreement(qualifier or derived, in_name, repr(arn))
+        return _Target(arn, qualifier or derived, function, _policy_arns(arn))
+    return _Target(arn, qualifier or derived, function, (arn, f"{arn}:*"))
+
+
+def _parse_name(value: str, stack: Stack) -> tuple[str | None, str | None]:
+    """(name, qualifier in the name) of a literal function name, checked; (None, None) for a token."""
+    if Token.is_unresolved(value):
+        return None, None
+    name, in_name = parse_function_name(value, "function")
+    match = FUNCTION_NAME_PATTERN.fullmatch(value)
+    assert match is not None
+    for part, expected in (("region", stack.region), ("account", stack.account)):
+        given = (match.group(part) or "").rstrip(":")
+        if given and not Token.is_unresolved(expected) and given != expected:
+            raise InvalidProperty(
+                f"`function` {value!r} is in {part} {given}, but the stack deploys to {expected}; the handler can "
+                "only configure functions in its own account and region."
+            )
+    return name, in_name
+
+
+def _check_agreement(qualifier: str | None, other: str | None, where: str) -> None:
+    if qualifier is None or other is None or Token.is_unresolved(qualifier) or Token.is_unresolved(other):
+        return
+    if qualifier != other:
+        raise InvalidProperty(f"`qualifier` {qualifier!r} disagrees with the qualifier {other!r} of {where}.")
+
+
+def _policy_arns(function: str) -> tuple[str, str]:
+    """The function's ARN and its versions' and aliases' (`:*`) for a literal name in any form; what the name
+    leaves out (partition, region, account) is the stack's."""
+    match = FUNCTION_NAME_PATTERN.fullmatch(function)
+    assert match is not None
+    prefix = match.group("arn") or "arn:${AWS::Partition}:lambda:"
+    region = match.group("region") or "${AWS::Region}:"
+    account = match.group("account") or "${AWS::AccountId}:"
+    arn = f"{prefix}{region}{account}function:{match.group('name')}"
+    return (Fn.sub(arn), Fn.sub(f"{arn}:*")) if "${" in arn else (arn, f"{arn}:*")
+
+
+def _check_destination_arn(arn: str, half: str, prop: str, target: _Target) -> str:
+    if Token.is_unresolved(arn):
+        return arn
+    check_destination(arn, half, prop)
+    if not Token.is_unresolved(target.function_name) and is_self_destination(target.function_name, arn):
+        raise InvalidProperty(f"`{prop}` {arn!r} is the function itself; a function cannot be its own destination.")
+    return arn
+
+
+def _register(scope: Construct, target: _Target) -> None:
+    """One config per function and qualifier in an app: two would overwrite each other on every deploy."""
+    stack = Stack.of(scope)
+    qualifier = target.qualifier or LATEST
+    identity: tuple[str, ...]
+    if Token.is_unresolved(target.function_name):
+        identity = (stack.node.path, json.dumps(stack.resolve(target.function_name), sort_keys=True))
+        shown = f"{target.function.node.path if target.function else target.function_name}"
+    else:
+        match = FUNCTION_NAME_PATTERN.fullmatch(target.function_name)
+        assert match is not None
+        account = (match.group("account") or "").rstrip(":") or stack.account
+        region = (match.group("region") or "").rstrip(":") or stack.region
+        qualifier = qualifier if target.qualifier or not match.group("qualifier") else match.group("qualifier")
+        identity = (account, region, match.group("name"))
+        shown = match.group("name")
+    key = (*identity, json.dumps(stack.resolve(qualifier)))
+    declared = _declared.setdefault(scope.node.root, {})
+    if key in declared:
+        raise InvalidProperty(
+            f"`function` {shown} (qualifier {qualifier}) already has an AsyncInvokeConfig at {declared[key]}; "
+            "declare one config per function and qualifier."
+        )
+    declared[key] = scope.node.path

@@ -1,0 +1,345 @@
+"""The construct's template: one shared handler, the contract's properties, grants, IAM scope, size at scale."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import cast
+
+import aws_cdk as cdk
+import pytest
+from async_invoke_config import AsyncInvokeConfig
+from async_invoke_config.provider import HANDLER_TIMEOUT
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Annotations, Match, Template
+from constructs import IConstruct
+
+ENV = cdk.Environment(account="123456789012", region="us-east-1")
+CONFIG = "Custom::LambdaAsyncInvokeConfig"
+ACTIONS = [f"lambda:{verb}FunctionEventInvokeConfig" for verb in ("Get", "Put", "Update", "Delete")]
+
+
+def make_stack(env: cdk.Environment | None = None, path_metadata: bool = False) -> cdk.Stack:
+    app = cdk.App(context={"aws:cdk:enable-path-metadata": path_metadata})
+    return cdk.Stack(app, "Stack", env=env)
+
+
+def function(stack: cdk.Stack, id_: str = "Fn") -> lambda_.Function:
+    return lambda_.Function(
+        stack,
+        id_,
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
+    )
+
+
+def logical_id(stack: cdk.Stack, construct: IConstruct) -> str:
+    return stack.get_logical_id(cast(cdk.CfnElement, construct.node.default_child))
+
+
+def handler_policies(template: Template) -> dict[str, dict]:
+    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"Policies": Match.any_value()}})
+    (role,) = roles.values()
+    return {policy["PolicyName"]: policy["PolicyDocument"] for policy in role["Properties"]["Policies"]}
+
+
+def test_one_handler_per_stack_however_many_configs():
+    stack = make_stack()
+    for index in range(3):
+        AsyncInvokeConfig(stack, f"Config{index}", function=function(stack, f"Fn{index}"), retry_attempts=0)
+
+    template = Template.from_stack(stack)
+
+    template.resource_count_is(CONFIG, 3)
+    template.resource_count_is("AWS::Lambda::Function", 3 + 1)
+    template.resource_properties_count_is("AWS::Lambda::Function", {"Handler": "index.on_event"}, 1)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "index.on_event",
+            "Runtime": "python3.13",
+            "Timeout": HANDLER_TIMEOUT.to_seconds(),
+            "LoggingConfig": {"LogGroup": Match.any_value()},
+        },
+    )
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
+
+
+def test_every_config_has_a_service_timeout_above_the_handlers_and_at_most_15_minutes():
+    stack = make_stack()
+    AsyncInvokeConfig(stack, "A", function=function(stack), retry_attempts=0)
+    AsyncInvokeConfig(stack, "B", function="other", max_event_age=cdk.Duration.minutes(5))
+
+    configs = Template.from_stack(stack).find_resources(CONFIG)
+
+    timeouts = {int(config["Properties"]["ServiceTimeout"]) for config in configs.values()}
+    assert len(configs) == 2
+    assert all(HANDLER_TIMEOUT.to_seconds() < timeout <= 900 for timeout in timeouts)
+
+
+def test_properties_follow_the_contract():
+    stack = make_stack()
+    fn = function(stack)
+    queue = sqs.Queue(stack, "Dlq")
+    AsyncInvokeConfig(
+        stack,
+        "Config",
+        function=fn,
+        retry_attempts=1,
+        max_event_age=cdk.Duration.hours(1),
+        on_failure=destinations.SqsDestination(queue),
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+
+    Template.from_stack(stack).has_resource_properties(
+        CONFIG,
+        Match.object_equals(
+            {
+                "ServiceToken": Match.any_value(),
+                "ServiceTimeout": Match.any_value(),
+                "FunctionName": {"Fn::GetAtt": [logical_id(stack, fn), "Arn"]},
+                "MaximumRetryAttempts": 1,
+                "MaximumEventAgeInSeconds": 3600,
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [logical_id(stack, queue), "Arn"]}}},
+                "RemovalPolicy": "retain",
+            }
+        ),
+    )
+
+
+def test_alias_and_version_give_their_qualifier():
+    stack = make_stack()
+    fn = function(stack)
+    version = fn.current_version
+    alias = lambda_.Alias(stack, "Live", alias_name="live", version=version)
+    AsyncInvokeConfig(stack, "OnAlias", function=alias, retry_attempts=0)
+    AsyncInvokeConfig(stack, "OnVersion", function=version, retry_attempts=1)
+    fn_arn = {"Fn::GetAtt": [logical_id(stack, fn), "Arn"]}
+
+    template = Template.from_stack(stack)
+
+    template.has_resource_properties(CONFIG, {"FunctionName": fn_arn, "Qualifier": "live", "MaximumRetryAttempts": 0})
+    template.has_resource_properties(
+        CONFIG, {"FunctionName": fn_arn, "Qualifier": {"Fn::GetAtt": Match.any_value()}, "MaximumRetryAttempts": 1}
+    )
+
+
+def test_string_function_passes_through_unchanged():
+    stack = make_stack()
+    AsyncInvokeConfig(stack, "Config", function="orders:live", retry_attempts=2)
+
+    Template.from_stack(stack).has_resource_properties(
+        CONFIG, {"FunctionName": "orders:live", "Qualifier": Match.absent()}
+    )
+
+
+def test_destination_objects_grant_the_functions_role_and_the_config_waits_for_the_grant():
+    stack = make_stack()
+    fn = function(stack)
+    queue = sqs.Queue(stack, "Dlq")
+    AsyncInvokeConfig(stack, "Config", function=fn, on_failure=destinations.SqsDestination(queue))
+    template = Template.from_stack(stack)
+    assert fn.role is not None
+    role_policy = logical_id(stack, fn.role.node.find_child("DefaultPolicy"))
+
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": Match.array_with(["sqs:SendMessage"]),
+                                "Resource": {"Fn::GetAtt": [logical_id(stack, queue), "Arn"]},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    (config,) = template.find_resources(CONFIG).values()
+    assert role_policy in config["DependsOn"]
+
+
+def test_destination_arn_string_is_granted_to_a_known_role():
+    stack = make_stack(ENV)
+    AsyncInvokeConfig(
+        stack,
+        "Config",
+        function=function(stack),
+        on_failure="arn:aws:sqs:us-east-1:123456789012:dlq",
+        on_success="arn:aws:events:us-east-1:123456789012:event-bus/orders",
+    )
+
+    template = Template.from_stack(stack)
+
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "events:PutEvents",
+                                "Resource": "arn:aws:events:us-east-1:123456789012:event-bus/orders",
+                            }
+                        ),
+                        Match.object_like(
+                            {"Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:dlq"}
+                        ),
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_imported_function_without_role_and_a_destination_object_synthesizes_with_a_warning():
+    stack = make_stack(ENV)
+    fn = lambda_.Function.from_function_arn(stack, "Imported", "arn:aws:lambda:us-east-1:123456789012:function:legacy")
+    queue = sqs.Queue(stack, "Dlq")
+    AsyncInvokeConfig(stack, "Config", function=fn, on_failure=destinations.SqsDestination(queue))
+
+    template = Template.from_stack(stack)
+
+    template.has_resource_properties(CONFIG, {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:legacy"})
+    template.resource_count_is("AWS::IAM::Policy", 0)
+    Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp("not granted permission"))
+
+
+def test_function_by_name_with_a_destination_object_warns_and_grants_nothing():
+    stack = make_stack()
+    AsyncInvokeConfig(
+        stack, "Config", function="legacy", on_failure=destinations.S3Destination(s3.Bucket(stack, "Failed"))
+    )
+
+    template = Template.from_stack(stack)
+
+    template.resource_count_is("AWS::IAM::Policy", 0)
+    Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp("grant it yourself"))
+
+
+def test_handler_may_call_only_the_config_actions_on_its_targets():
+    stack = make_stack()
+    fn = function(stack)
+    AsyncInvokeConfig(stack, "A", function=fn, retry_attempts=0)
+    AsyncInvokeConfig(stack, "B", function="legacy", retry_attempts=0)
+    fn_arn = {"Fn::GetAtt": [logical_id(stack, fn), "Arn"]}
+
+    policies = handler_policies(Template.from_stack(stack))
+
+    (statement,) = policies["EventInvokeConfig"]["Statement"]
+    assert statement["Action"] == ACTIONS
+    assert statement["Resource"] == [
+        fn_arn,
+        {"Fn::Join": ["", [fn_arn, ":*"]]},
+        {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:legacy"},
+        {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:legacy:*"},
+    ]
+    assert "*" not in json.dumps(list(policies.values())).replace(':*"', "").replace('/*"', "")
+
+
+def test_configs_on_one_function_share_its_policy_entries():
+    stack = make_stack()
+    fn = function(stack)
+    AsyncInvokeConfig(stack, "Latest", function=fn, retry_attempts=0)
+    AsyncInvokeConfig(
+        stack,
+        "Live",
+        function=lambda_.Alias(stack, "A", alias_name="live", version=fn.current_version),
+        retry_attempts=1,
+    )
+
+    (statement,) = handler_policies(Template.from_stack(stack))["EventInvokeConfig"]["Statement"]
+
+    assert len(statement["Resource"]) == 2
+
+
+@functools.cache
+def many(count: int) -> tuple[cdk.Stack, Template]:
+    """A stack of `count` configs on functions named by string, as `cdk synth` writes it (with path metadata)."""
+    stack = make_stack(path_metadata=True)
+    queue = sqs.Queue(stack, "Dlq")
+    for index in range(count):
+        AsyncInvokeConfig(
+            stack,
+            f"OrdersConfig{index}",
+            function=f"orders-function-{index:03d}",
+            retry_attempts=index % 3,
+            max_event_age=cdk.Duration.hours(1),
+            on_failure=queue.queue_arn,
+        )
+    return stack, Template.from_stack(stack)
+
+
+def test_past_the_size_budget_the_policy_scopes_to_the_account_and_region_and_says_so():
+    stack, template = many(40)
+
+    (statement,) = handler_policies(template)["EventInvokeConfig"]["Statement"]
+
+    assert statement["Resource"] == [
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":lambda:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":function:*",
+                ],
+            ]
+        }
+    ]
+    Annotations.from_stack(stack).has_info(
+        "/Stack/AsyncInvokeConfigProvider", Match.string_like_regexp("scoped to every function")
+    )
+
+
+def test_below_the_size_budget_each_function_is_listed():
+    _, template = many(20)
+
+    (statement,) = handler_policies(template)["EventInvokeConfig"]["Statement"]
+
+    assert len(statement["Resource"]) == 40
+
+
+def resolved_size(document: dict) -> int:
+    """The policy's size as IAM counts it (no white space) with realistic values for the intrinsics."""
+    text = json.dumps(document, separators=(",", ":"))
+    for intrinsic, value in (
+        ('{"Ref":"AWS::Partition"}', '"aws"'),
+        ('{"Ref":"AWS::Region"}', '"ap-southeast-2"'),
+        ('{"Ref":"AWS::AccountId"}', '"123456789012"'),
+    ):
+        text = text.replace(intrinsic, value)
+    return len(text)
+
+
+@pytest.mark.parametrize("count", [1, 100, 400])
+def test_scale_one_resource_per_config_and_a_deployable_policy(count):
+    stack, template = many(count)
+    resources = template.to_json()["Resources"]
+
+    assert len(resources) == count + 3 + 1  # configs, handler + role + log group, the queue
+    assert len(resources) < 500
+    assert sum(resolved_size(document) for document in handler_policies(template).values()) < 10240
+
+
+def template_bytes(template: Template) -> int:
+    return len(json.dumps(template.to_json(), separators=(",", ":")))
+
+
+def test_template_bytes_per_config_stay_within_700():
+    per_config = (template_bytes(many(400)[1]) - template_bytes(many(1)[1])) / 399
+
+    assert per_config <= 700

@@ -1,0 +1,260 @@
+"""A synthesized template played against the emulator, as CloudFormation would: the resources a config refers to are
+created for real, intrinsic functions are resolved against them, and the handler runs from its synthesized asset in
+a process of its own (a warm Lambda container), answering through the presigned-URL stand-in."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+PSEUDO = {
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Region": REGION,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "Rehearsal",
+}
+CONFIG_TYPE = "Custom::LambdaAsyncInvokeConfig"
+Clients = Callable[[str], Any]
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids a template value refers to (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return {value["Ref"]}
+        if "Fn::GetAtt" in value:
+            return {value["Fn::GetAtt"][0]}
+        found: set[str] = set()
+        for key, item in value.items():
+            if key == "Fn::Sub":
+                text = item if isinstance(item, str) else item[0]
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+            found |= references(item)
+        return found
+    if isinstance(value, list):
+        return set().union(*(references(item) for item in value)) if value else set()
+    return set()
+
+
+class Template:
+    """Resolves intrinsic functions against what `provision` created."""
+
+    def __init__(self, template: dict[str, Any], clients: Clients) -> None:
+        self.resources: dict[str, Any] = template["Resources"]
+        self.clients = clients
+        self.refs: dict[str, str] = {}
+        self.attributes: dict[tuple[str, str], str] = {}
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if "Ref" in value:
+            name = value["Ref"]
+            return PSEUDO.get(name) or self.refs[name]
+        if "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            return self.attributes[(logical_id, attribute)]
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(str(self.resolve(part)) for part in parts)
+        if "Fn::Sub" in value:
+            text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._variable(m.group(1), variables)), text)
+        if "Fn::Select" in value:
+            index, items = value["Fn::Select"]
+            return self.resolve(items)[int(index)]
+        if "Fn::Split" in value:
+            separator, text = value["Fn::Split"]
+            return str(self.resolve(text)).split(separator)
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _variable(self, name: str, variables: dict[str, Any]) -> Any:
+        if name in variables:
+            return self.resolve(variables[name])
+        if "." in name:
+            logical_id, attribute = name.split(".", 1)
+            return self.attributes[(logical_id, attribute)]
+        return self.resolve({"Ref": name})
+
+    def order(self) -> list[str]:
+        """Logical ids, each after everything it refers to or depends on."""
+        done: list[str] = []
+
+        def visit(logical_id: str) -> None:
+            if logical_id in done or logical_id not in self.resources:
+                return
+            resource = self.resources[logical_id]
+            depends = resource.get("DependsOn", [])
+            for other in sorted(
+                references(resource.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
+            ):
+                visit(other)
+            done.append(logical_id)
+
+        for logical_id in self.resources:
+            visit(logical_id)
+        return done
+
+    def configs(self) -> dict[str, dict[str, Any]]:
+        return {key: value for key, value in self.resources.items() if value["Type"] == CONFIG_TYPE}
+
+    def provision(self) -> None:
+        """Create what the configs refer to; everything else gets a placeholder id."""
+        for logical_id in self.order():
+            resource = self.resources[logical_id]
+            if resource["Type"] == CONFIG_TYPE:
+                continue
+            create = getattr(self, "_" + resource["Type"].replace("::", "_"), None)
+            properties = self.resolve(resource.get("Properties", {}))
+            if create is None:
+                self.refs[logical_id] = f"{logical_id}-{uuid.uuid4().hex[:8]}"
+                self.attributes[(logical_id, "Arn")] = (
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.refs[logical_id]}"
+                )
+            else:
+                create(logical_id, properties)
+
+    def _name(self, logical_id: str) -> str:
+        return f"{logical_id[:40]}-{uuid.uuid4().hex[:8]}"
+
+    def _AWS_IAM_Role(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
+        name = self._name(logical_id)
+        self.refs[logical_id] = name
+        self.attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+
+    def _AWS_Lambda_Function(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
+        name = properties.get("FunctionName") or self._name(logical_id)
+        arn = create_function(self.clients("lambda"), name, properties.get("Runtime", "python3.13"))
+        self.refs[logical_id] = name
+        self.attributes[(logical_id, "Arn")] = arn
+
+    def _AWS_Lambda_Version(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
+        published = self.clients("lambda").publish_version(FunctionName=properties["FunctionName"])
+        self.refs[logical_id] = published["FunctionArn"]
+        self.attributes[(logical_id, "Version")] = published["Version"]
+
+    def _AWS_Lambda_Alias(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
+        alias = self.clients("lambda").create_alias(
+            FunctionName=properties["FunctionName"],
+            Name=properties["Name"],
+            FunctionVersion=properties["FunctionVersion"],
+        )
+        self.refs[logical_id] = alias["AliasArn"]
+
+    def _AWS_SQS_Queue(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
+        sqs = self.clients("sqs")
+        url = sqs.create_queue(QueueName=properties.get("QueueName") or self._name(logical_id))["QueueUrl"]
+        self.refs[logical_id] = url
+        self.attributes[(logical_id, "Arn")] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+
+    def _AWS_SNS_Topic(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
+        arn = self.clients("sns").create_topic(Name=properties.get("TopicName") or self._name(logical_id))["TopicArn"]
+        self.refs[logical_id] = arn
+        self.attributes[(logical_id, "TopicArn")] = arn
+
+    def _AWS_Events_EventBus(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
+        name = properties.get("Name") or self._name(logical_id)
+        self.refs[logical_id] = name
+        self.attributes[(logical_id, "Arn")] = self.clients("events").create_event_bus(Name=name)["EventBusArn"]
+
+    def _AWS_S3_Bucket(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
+        name = (properties.get("BucketName") or self._name(logical_id)).lower()
+        self.clients("s3").create_bucket(Bucket=name)
+        self.refs[logical_id] = name
+        self.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+
+
+def create_function(client: Any, name: str, runtime: str = "python3.13") -> str:
+    """A function in the emulator (it cannot run code without Docker, but its configs work); returns its ARN."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+    return str(
+        client.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Role=f"arn:aws:iam::{ACCOUNT}:role/local",
+            Handler="index.handler",
+            Code={"ZipFile": code.getvalue()},
+        )["FunctionArn"]
+    )
+
+
+DRIVER = """
+import json, sys
+sys.path.insert(0, ".")
+import index
+
+class Context:
+    log_stream_name = "local"
+    def get_remaining_time_in_millis(self):
+        return 300_000
+
+for line in sys.stdin:
+    index.on_event(json.loads(line), Context())
+    print("done", flush=True)
+"""
+
+
+class LocalFunction:
+    """The handler from its synthesized asset, in a process of its own that stays warm across events like a Lambda
+    container; it builds its own boto3 client from the environment, pointed at the emulator."""
+
+    def __init__(self, asset: Path, endpoint: str) -> None:
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "PYTHONPATH": "",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "-c", DRIVER],
+            cwd=asset,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+
+    def invoke(self, event: dict[str, Any]) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if line.strip() != "done":
+            raise RuntimeError(f"the handler process stopped (exit {self.process.poll()})")
+
+    def __enter__(self) -> LocalFunction:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+def handler_asset(cloud_assembly: Path, template: dict[str, Any]) -> Path:
+    """The folder of the handler's asset in a synthesized cloud assembly."""
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Lambda::Function" and resource["Properties"].get("Handler") == "index.on_event":
+            return cloud_assembly / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+    raise LookupError("no AsyncInvokeConfig handler in the template")
