@@ -123,6 +123,8 @@ def test_alias_and_version_give_their_qualifier():
     template = Template.from_stack(stack)
 
     template.has_resource_properties(CONFIG, {"FunctionName": fn_arn, "Qualifier": "live", "MaximumRetryAttempts": 0})
+    on_alias = template.find_resources(CONFIG, {"Properties": {"Qualifier": "live"}})
+    assert [logical_id(stack, alias) in config["DependsOn"] for config in on_alias.values()] == [True]
     template.has_resource_properties(
         CONFIG, {"FunctionName": fn_arn, "Qualifier": {"Fn::GetAtt": Match.any_value()}, "MaximumRetryAttempts": 1}
     )

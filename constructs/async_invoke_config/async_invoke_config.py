@@ -131,9 +131,18 @@ class AsyncInvokeConfig(Construct):
         self.function_arn = self.resource.get_att_string(DATA_FUNCTION_ARN)
         """The qualified ARN of the function the config belongs to, as Lambda reports it."""
         provider.add_target(target.policy_arns)
-        role = target.function.role if target.function is not None else None
-        if role is not None and Stack.of(role) is Stack.of(self):
-            self.resource.node.add_dependency(role)
+        self._depend_on_target(target)
+
+    def _depend_on_target(self, target: _Target) -> None:
+        """Wait for the send grants on the function's role, and for a version or alias named only by a literal
+        qualifier; a plain function is already waited for through its ARN."""
+        function = target.function
+        if function is None:
+            return
+        underlying = getattr(function, "lambda_", function)
+        for dependency in (function.role, None if underlying is function else function):
+            if dependency is not None and Stack.of(dependency) is Stack.of(self):
+                self.resource.node.add_dependency(dependency)
 
     def _bind(self, destination: Destination, half: str, target: _Target) -> str:
         """The destination's ARN; the function's role gets the permission to send to it where the role is known."""
