@@ -9,6 +9,12 @@ from __future__ import annotations
 import re
 
 RESOURCE_TYPE = "Custom::LambdaAsyncInvokeConfig"
+DRIFT_CHECK_TYPE = "Custom::LambdaAsyncInvokeConfigDriftCheck"
+# The drift check's one property: a new value each synth, so that every deploy sends it an Update.
+DEPLOY_TOKEN = "DeployToken"
+# The scheduled drift check's event (from EventBridge, not CloudFormation): {SCHEDULE_KEY: {"StackId": ...}}.
+SCHEDULE_KEY = "AsyncInvokeConfigDriftCheck"
+PARAMETER_ROOT = "/async-invoke-config"
 
 FUNCTION_NAME = "FunctionName"
 QUALIFIER = "Qualifier"
@@ -39,6 +45,9 @@ PROPERTIES = frozenset(
 DATA_FUNCTION_ARN = "FunctionArn"
 DATA_ACTION = "Action"
 DATA_CHANGED_FIELDS = "ChangedFields"
+DATA_CHECKED = "Checked"
+DATA_CORRECTED = "Corrected"
+DATA_CORRECTIONS = "Corrections"
 
 REMOVAL_DESTROY = "destroy"
 REMOVAL_RETAIN = "retain"

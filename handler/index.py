@@ -1,4 +1,8 @@
-"""Custom resource handler: keeps a Lambda function's async-invoke config as declared (entry point `on_event`)."""
+"""Custom resource handler: keeps a Lambda function's async-invoke config as declared (entry point `on_event`).
+
+Three kinds of event: a config's own Create/Update/Delete (`Custom::LambdaAsyncInvokeConfig`), the stack's drift
+check on every deploy (`Custom::LambdaAsyncInvokeConfigDriftCheck`), and the optional scheduled drift check from
+EventBridge (no CloudFormation response)."""
 
 from __future__ import annotations
 
@@ -7,24 +11,32 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from contract import (
     DATA_ACTION,
     DATA_CHANGED_FIELDS,
+    DATA_CHECKED,
+    DATA_CORRECTED,
+    DATA_CORRECTIONS,
     DATA_FUNCTION_ARN,
+    DEPLOY_TOKEN,
+    DRIFT_CHECK_TYPE,
     FUNCTION_NAME,
     REMOVAL_POLICY,
     REMOVAL_RETAIN,
+    SCHEDULE_KEY,
     InvalidProperty,
     is_config_arn,
 )
-from lambda_api import Api, Deadline, error_code, error_message
+from declarations import Declarations, Store
+from drift import check
+from lambda_api import Api, Deadline, RateLimiter
 from log import decision
-from plan import DELETE, NONE, PUT, UPDATE, plan
+from plan import DELETE, NONE
+from reconcile import describe, reconcile
 from respond import FAILED, SUCCESS, Opener, Responder
-from settings import from_api, from_properties
 
 logging.getLogger().setLevel(logging.INFO)
 for _noisy in ("boto3", "botocore", "urllib3"):
@@ -33,31 +45,43 @@ for _noisy in ("boto3", "botocore", "urllib3"):
 DEADLINE_MARGIN = 10.0
 NO_CONTEXT_SECONDS = 900.0
 NOT_CREATED = "not-created:"
+# Lambda's control-plane quota is shared by the whole account; the drift check keeps well below it.
+DRIFT_CHECK_RATE = 10.0
 
-_client: Any = None
+_clients: dict[str, Any] = {}
 
 
-def default_client() -> Any:
-    """One Lambda client per container; retries are ours (bounded by the deadline), so botocore makes one attempt."""
-    global _client
-    if _client is None:
+def default_client(service: str = "lambda") -> Any:
+    """One client per service per container; retries are ours (bounded by the deadline), so botocore tries once."""
+    if service not in _clients:
         import boto3
         from botocore.config import Config
 
         config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=15)
-        _client = boto3.client("lambda", config=config)
-    return _client
+        _clients[service] = boto3.client(service, config=config)  # type: ignore[call-overload]
+    return _clients[service]
 
 
 @dataclass(frozen=True)
 class Outcome:
     physical_id: str
-    action: str
+    action: str = NONE
     changed: tuple[str, ...] = ()
+    data: dict[str, str] = field(default_factory=dict)
 
-    def data(self) -> dict[str, str]:
+    def response_data(self) -> dict[str, str]:
+        if self.data:
+            return self.data
         arn = self.physical_id if is_config_arn(self.physical_id) else ""
         return {DATA_FUNCTION_ARN: arn, DATA_ACTION: self.action, DATA_CHANGED_FIELDS: ",".join(self.changed)}
+
+
+@dataclass
+class Services:
+    """What a request needs from AWS, built once per request."""
+
+    lambda_api: Api
+    store: Store
 
 
 def on_event(
@@ -65,13 +89,23 @@ def on_event(
     context: Any,
     *,
     client: Any = None,
+    store: Store | None = None,
     opener: Opener = urllib.request.urlopen,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any] | None:
-    """Answer one CloudFormation event. Every path ends in exactly one response; returns the body sent."""
+    """Answer one event. Every CloudFormation event ends in exactly one response; returns the body sent (or, for a
+    scheduled drift check, its summary)."""
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else NO_CONTEXT_SECONDS
     deadline = Deadline.after(remaining - DEADLINE_MARGIN, clock)
+
+    def services(stack_id: str, rate: float | None = None) -> Services:
+        limiter = RateLimiter(rate, clock, sleep) if rate else None
+        lambda_api = Api(client or default_client("lambda"), deadline, sleep, limiter)
+        return Services(lambda_api, store or Declarations(Api(default_client("ssm"), deadline, sleep), stack_id))
+
+    if "ResponseURL" not in event and SCHEDULE_KEY in event:
+        return scheduled(event, services)
     responder = Responder(event, opener, sleep)
     failed_id = event.get("PhysicalResourceId") or f"{NOT_CREATED}{event.get('LogicalResourceId', '')}"
     watchdog = threading.Timer(
@@ -85,16 +119,18 @@ def on_event(
     decision(
         "received",
         request=event.get("RequestType"),
+        resource_type=event.get("ResourceType"),
         logical_id=event.get("LogicalResourceId"),
         request_id=event.get("RequestId"),
         physical_id=event.get("PhysicalResourceId"),
     )
     try:
-        outcome = dispatch(event, Api(client or default_client(), deadline, sleep))
-        responder.answer(SUCCESS, outcome.physical_id, data=outcome.data())
+        outcome = dispatch(event, services)
+        responder.answer(SUCCESS, outcome.physical_id, data=outcome.response_data())
     except Exception as error:  # noqa: BLE001 - CloudFormation must get an answer whatever went wrong
         function = (event.get("ResourceProperties") or {}).get(FUNCTION_NAME)
-        reason = f"{event.get('RequestType')} of the async-invoke config of {function!r} failed: {describe(error)}"
+        subject = f"the async-invoke config of {function!r}" if function else "the async-invoke drift check"
+        reason = f"{event.get('RequestType')} of {subject} failed: {describe(error)}"
         if context is not None and getattr(context, "log_stream_name", None):
             reason += f" (log stream {context.log_stream_name})"
         decision("failed", reason=reason)
@@ -104,69 +140,110 @@ def on_event(
     return responder.sent
 
 
-def describe(error: Exception) -> str:
-    if isinstance(error, InvalidProperty):
-        return str(error)
-    return f"{error_code(error)}: {error_message(error)}"
+ServicesFor = Callable[..., Services]
 
 
-def dispatch(event: Mapping[str, Any], api: Api) -> Outcome:
+def dispatch(event: Mapping[str, Any], services: ServicesFor) -> Outcome:
     kind = event.get("RequestType")
-    if kind in ("Create", "Update"):
-        return converge(event, api)
+    if kind not in ("Create", "Update", "Delete"):
+        raise InvalidProperty(f"Unknown RequestType {kind!r}; expected Create, Update or Delete.")
+    stack_id = str(event.get("StackId", ""))
+    if event.get("ResourceType") == DRIFT_CHECK_TYPE:
+        return drift_check(event, stack_id, services)
     if kind == "Delete":
-        return remove(event, api)
-    raise InvalidProperty(f"Unknown RequestType {kind!r}; expected Create, Update or Delete.")
+        return remove(event, services(stack_id))
+    return converge(event, services(stack_id))
 
 
-def converge(event: Mapping[str, Any], api: Api) -> Outcome:
-    """Create and Update: read the live config, write only what differs from the declared one."""
-    declared = from_properties(event.get("ResourceProperties") or {})
-    target = declared.target.params()
-    live = api.get(**target)
-    current = from_api(live) if live is not None else None
-    step = plan(declared.settings, current)
-    if step.action == PUT:
-        live = api.put(**target, **step.request)
-    elif step.action == UPDATE:
-        live = api.update(**target, **step.request)
-    assert live is not None  # plan() puts whenever nothing was found
-    function_arn = str(live["FunctionArn"])
+def converge(event: Mapping[str, Any], services: Services) -> Outcome:
+    """A config's Create and Update: read the live config, write only what differs, remember the declaration."""
+    properties = event.get("ResourceProperties") or {}
+    done = reconcile(properties, services.lambda_api)
     decision(
         "converged",
         request=event.get("RequestType"),
-        function=function_arn,
-        action=step.action,
-        reason=step.reason,
-        changed=list(step.changed),
-        declared=declared.settings.labelled(),
-        live_before=current.labelled() if current else None,
+        function=done.function_arn,
+        action=done.step.action,
+        reason=done.step.reason,
+        changed=list(done.step.changed),
+        declared=done.declared.settings.labelled(),
+        live_before=done.live_before.labelled() if done.live_before else None,
     )
     previous = event.get("PhysicalResourceId")
-    if previous and previous != function_arn:
+    if previous and previous != done.function_arn:
         decision(
             "replaced",
             previous=previous,
-            current=function_arn,
+            current=done.function_arn,
             note="CloudFormation deletes the previous config after the update",
         )
-    return Outcome(function_arn, step.action, step.changed)
+    remember(services.store.save, done.function_arn, properties)
+    return Outcome(done.function_arn, done.step.action, done.step.changed)
 
 
-def remove(event: Mapping[str, Any], api: Api) -> Outcome:
-    """Delete: remove the config this resource wrote, unless retained or never created."""
+def remove(event: Mapping[str, Any], services: Services) -> Outcome:
+    """A config's Delete: remove the config this resource wrote, unless retained or never created."""
     physical_id = str(event.get("PhysicalResourceId", ""))
     if not is_config_arn(physical_id):
         decision("delete_skipped", physical_id=physical_id, reason="not a config this resource created")
-        return Outcome(physical_id, NONE)
+        return Outcome(physical_id)
+    remember(services.store.remove, physical_id)
     policy = str((event.get("ResourceProperties") or {}).get(REMOVAL_POLICY, "")).lower()
     if policy == REMOVAL_RETAIN:
         decision("delete_skipped", function=physical_id, reason="RemovalPolicy retain")
-        return Outcome(physical_id, NONE)
-    deleted = api.delete(FunctionName=physical_id)
+        return Outcome(physical_id)
+    deleted = services.lambda_api.delete(FunctionName=physical_id)
     decision(
         "deleted" if deleted else "delete_skipped",
         function=physical_id,
         reason="deleted" if deleted else "config, alias or function already gone",
     )
     return Outcome(physical_id, DELETE if deleted else NONE)
+
+
+def remember(action: Callable[..., None], *args: Any) -> None:
+    """Keep the drift check's record; a failure there must not fail a config that is already in place."""
+    try:
+        action(*args)
+    except Exception as error:  # noqa: BLE001 - the record is bookkeeping; the config itself is done
+        decision("declaration_not_recorded", function=args[0], error=describe(error))
+
+
+def drift_check(event: Mapping[str, Any], stack_id: str, services: ServicesFor) -> Outcome:
+    """The stack's drift check: on Create and Update, every declared config is read and corrected; a rollback and
+    a Delete have nothing to do, so they cannot leave the stack stuck."""
+    physical_id = f"drift-check:{stack_id.rsplit('/', 1)[-1]}"
+    new_token = str((event.get("ResourceProperties") or {}).get(DEPLOY_TOKEN, ""))
+    old_token = str((event.get("OldResourceProperties") or {}).get(DEPLOY_TOKEN, ""))
+    if event.get("RequestType") == "Delete" or (event.get("RequestType") == "Update" and new_token < old_token):
+        decision("drift_check_skipped", request=event.get("RequestType"), reason="delete or rollback")
+        return Outcome(physical_id, data={DATA_CHECKED: "0", DATA_CORRECTED: "0", DATA_CORRECTIONS: ""})
+    needs = services(stack_id, DRIFT_CHECK_RATE)
+    report = check(needs.lambda_api, needs.store)
+    if report.failed:
+        raise DriftNotCorrected(report.failure_reason())
+    corrections = "; ".join(f"{result.function} ({','.join(result.changed)})" for result in report.corrected)
+    return Outcome(
+        physical_id,
+        data={
+            DATA_CHECKED: str(len(report.results)),
+            DATA_CORRECTED: str(len(report.corrected)),
+            DATA_CORRECTIONS: corrections[:2000],
+        },
+    )
+
+
+class DriftNotCorrected(Exception):
+    pass
+
+
+def scheduled(event: Mapping[str, Any], services: ServicesFor) -> dict[str, Any]:
+    """The scheduled drift check (EventBridge): the same check; failures raise, so the invocation counts as an
+    error in the function's metrics."""
+    stack_id = str(event[SCHEDULE_KEY].get("StackId", ""))
+    decision("received", request="ScheduledDriftCheck", stack_id=stack_id)
+    needs = services(stack_id, DRIFT_CHECK_RATE)
+    report = check(needs.lambda_api, needs.store)
+    if report.failed:
+        raise DriftNotCorrected(report.failure_reason())
+    return {"summary": report.summary(), DATA_CORRECTED: len(report.corrected)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,15 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from log import decision
 
-TRANSIENT_CODES = frozenset({"TooManyRequestsException", "ResourceConflictException", "ServiceException"})
+TRANSIENT_CODES = frozenset(
+    {
+        "TooManyRequestsException",
+        "ResourceConflictException",
+        "ServiceException",
+        "ThrottlingException",
+        "InternalServerError",
+    }
+)
 # Lambda's checks of the execution role right after a deploy grants it the send permission (IAM propagation).
 PROPAGATION = re.compile(r"execution role does not have permissions|The destination ARN .* is invalid")
 PROPAGATION_WINDOW = 120.0
@@ -66,40 +75,66 @@ def retry_kind(error: Exception) -> str | None:
     return None
 
 
+class RateLimiter:
+    """Spaces calls shared by several threads to at most `rate` a second."""
+
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self.sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self.sleep(start - now)
+
+
 @dataclass
 class Api:
+    """One AWS client's calls, each retried on throttling, conflicts and faults until the deadline."""
+
     client: Any
     deadline: Deadline
     sleep: Callable[[float], None] = time.sleep
+    limiter: RateLimiter | None = None
 
     def get(self, **params: Any) -> dict[str, Any] | None:
         try:
-            return self._call("get_function_event_invoke_config", params)
+            return self.call("get_function_event_invoke_config", **params)
         except ClientError as error:
             if is_not_found(error):
                 return None
             raise
 
     def put(self, **params: Any) -> dict[str, Any]:
-        return self._call("put_function_event_invoke_config", params)
+        return self.call("put_function_event_invoke_config", **params)
 
     def update(self, **params: Any) -> dict[str, Any]:
-        return self._call("update_function_event_invoke_config", params)
+        return self.call("update_function_event_invoke_config", **params)
 
     def delete(self, **params: Any) -> bool:
         """Delete the config; False when it (or its alias or function) was already gone."""
         try:
-            self._call("delete_function_event_invoke_config", params)
+            self.call("delete_function_event_invoke_config", **params)
         except ClientError as error:
             if is_not_found(error):
                 return False
             raise
         return True
 
-    def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def call(self, operation: str, **params: Any) -> dict[str, Any]:
         attempt = 0
         propagation_since: float | None = None
         while True:
+            if self.limiter is not None:
+                self.limiter.acquire()
             try:
                 response: dict[str, Any] = getattr(self.client, operation)(**params)
                 return response

@@ -12,7 +12,9 @@ import boto3
 import emulator
 import index
 import pytest
-from cloudformation import Context, ResponseServer
+from cloudformation import STACK_ID, Context, ResponseServer
+from declarations import Declarations
+from lambda_api import Api, Deadline
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -81,10 +83,11 @@ class CloudFormation:
 
     server: ResponseServer
     client: Any
+    store: Declarations
 
     def send(self, request_type: str, properties: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         event = self.server.event(request_type, properties, **kwargs)
-        index.on_event(event, Context(), client=self.client)
+        index.on_event(event, Context(), client=self.client, store=self.store)
         answers = self.server.answers(event)
         assert len(answers) == 1, answers
         return answers[0]
@@ -93,4 +96,5 @@ class CloudFormation:
 @pytest.fixture
 def cfn(aws: Aws) -> Iterator[CloudFormation]:
     with ResponseServer() as server:
-        yield CloudFormation(server, aws.client("lambda"))
+        store = Declarations(Api(aws.client("ssm"), Deadline.after(3600)), STACK_ID)
+        yield CloudFormation(server, aws.client("lambda"), store)

@@ -332,7 +332,7 @@ def test_scale_one_resource_per_config_and_a_deployable_policy(count):
     stack, template = many(count)
     resources = template.to_json()["Resources"]
 
-    assert len(resources) == count + 3 + 1  # configs, handler + role + log group, the queue
+    assert len(resources) == count + 4 + 1  # configs; handler, role, log group, drift check; the queue
     assert len(resources) < 500
     assert sum(resolved_size(document) for document in handler_policies(template).values()) < 10240
 

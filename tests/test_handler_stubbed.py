@@ -17,6 +17,7 @@ import lambda_api
 import pytest
 from botocore.stub import Stubber
 from cloudformation import Context
+from memory_store import MemoryStore
 from recorded import ARN, error, response
 
 EVENTS = Path(__file__).parent / "events"
@@ -68,6 +69,7 @@ class Harness:
         self.stub = Stubber(self.client)
         self.clock = FakeClock()
         self.opener = Opener()
+        self.store = MemoryStore()
 
     def run(self, event: dict, seconds: float = 300.0) -> dict:
         with self.stub:
@@ -75,6 +77,7 @@ class Harness:
                 event,
                 Context(seconds),
                 client=self.client,
+                store=self.store,
                 opener=self.opener,
                 sleep=self.clock.sleep,
                 clock=self.clock,
@@ -382,7 +385,9 @@ def test_watchdog_answers_failed_when_a_call_hangs_near_the_deadline():
 
     opener = Opener()
     started = time.monotonic()
-    index.on_event(load("create"), Context(index.DEADLINE_MARGIN + 0.2), client=HangingClient(), opener=opener)
+    index.on_event(
+        load("create"), Context(index.DEADLINE_MARGIN + 0.2), client=HangingClient(), store=MemoryStore(), opener=opener
+    )
     release.set()
 
     assert len(opener.bodies) == 1
@@ -440,7 +445,7 @@ def test_invalid_properties_fail_before_any_call(change, names):
     event["ResourceProperties"].update(change)
     client, opener = NoCalls(), Opener()
 
-    index.on_event(event, Context(), client=client, opener=opener)
+    index.on_event(event, Context(), client=client, store=MemoryStore(), opener=opener)
 
     assert client.calls == []
     assert opener.bodies[0]["Status"] == "FAILED"
@@ -453,7 +458,7 @@ def test_unknown_request_type_is_answered_failed(name):
     event = load(name) | {"RequestType": "Upgrade"}
     client, opener = NoCalls(), Opener()
 
-    index.on_event(event, Context(), client=client, opener=opener)
+    index.on_event(event, Context(), client=client, store=MemoryStore(), opener=opener)
 
     assert opener.bodies[0]["Status"] == "FAILED"
     assert "Unknown RequestType 'Upgrade'" in opener.bodies[0]["Reason"]

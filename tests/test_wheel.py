@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLER_FILES = {"index.py", "contract.py", "settings.py", "plan.py", "lambda_api.py", "respond.py", "log.py"}
+HANDLER_FILES = {path.name for path in (ROOT / "handler").glob("*.py")}
 
 USER_APP = textwrap.dedent("""
     import json, pathlib, sys

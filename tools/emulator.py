@@ -32,7 +32,7 @@ PACKAGES = (
     "cryptography<44",
     "service_identity<24.3",
 )
-SERVICES = "lambda,sqs,sns,events,iam,sts,s3"
+SERVICES = "lambda,sqs,sns,events,iam,sts,s3,ssm"
 READY_TIMEOUT = 90.0
 
 

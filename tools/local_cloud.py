@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cloudformation import STACK_ID
+
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 PSEUDO = {
@@ -24,6 +26,7 @@ PSEUDO = {
     "AWS::Partition": "aws",
     "AWS::URLSuffix": "amazonaws.com",
     "AWS::StackName": "Rehearsal",
+    "AWS::StackId": STACK_ID,
 }
 CONFIG_TYPE = "Custom::LambdaAsyncInvokeConfig"
 Clients = Callable[[str], Any]

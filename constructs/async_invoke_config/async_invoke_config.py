@@ -130,8 +130,22 @@ class AsyncInvokeConfig(Construct):
         """The custom resource (``Custom::LambdaAsyncInvokeConfig``)."""
         self.function_arn = self.resource.get_att_string(DATA_FUNCTION_ARN)
         """The qualified ARN of the function the config belongs to, as Lambda reports it."""
-        provider.add_target(target.policy_arns)
+        provider.add_config(self.resource, target.policy_arns)
         self._depend_on_target(target)
+
+    @staticmethod
+    def configure_drift_check(scope: Construct, *, on_deploy: bool = True, schedule: Duration | None = None) -> None:
+        """Set the drift check of the stack that holds `scope`.
+
+        :param on_deploy: every deploy re-reads every config of the stack and corrects drift, even when nothing in
+            the app changed (one resource, the drift check, shows as changed in ``cdk diff``). ``False`` opts the
+            stack out. Default: ``True``.
+        :param schedule: also run the check between deploys at this rate (an EventBridge rule invokes the handler).
+            Default: no schedule.
+        """
+        if schedule is not None and not Token.is_unresolved(schedule.to_seconds()) and schedule.to_seconds() < 60:
+            raise InvalidProperty(f"`schedule` must be at least 1 minute; got {schedule.to_human_string()}.")
+        Provider.of(scope).configure(on_deploy, schedule)
 
     def _depend_on_target(self, target: _Target) -> None:
         """Wait for the send grants on the function's role, and for a version or alias named only by a literal

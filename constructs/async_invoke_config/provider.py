@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,10 @@ from aws_cdk import (
     Acknowledgment,
     Annotations,
     ArnFormat,
+    Aws,
+    CustomResource,
     Duration,
+    Fn,
     IResolvable,
     IResolveContext,
     RemovalPolicy,
@@ -19,16 +23,22 @@ from aws_cdk import (
     Token,
     Validations,
 )
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from .handler.contract import DEPLOY_TOKEN, DRIFT_CHECK_TYPE, PARAMETER_ROOT, SCHEDULE_KEY, InvalidProperty
 
 HANDLER_DIR = (Path(__file__).parent / "handler").resolve()
 PROVIDER_ID = "AsyncInvokeConfigProvider"
 HANDLER_TIMEOUT = Duration.minutes(5)
 SERVICE_TIMEOUT = Duration.minutes(6)
 ACTIONS = [f"lambda:{verb}FunctionEventInvokeConfig" for verb in ("Get", "Put", "Update", "Delete")]
+PARAMETER_ACTIONS = ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParametersByPath"]
+TOKEN_CONTEXT = "async-invoke-config:deploy-token"
 # IAM allows 10,240 characters of inline policy per role. Listing each target (two ARNs of up to ~120 characters)
 # stops well before that; past this estimate the policy scopes to the stack's account and region instead.
 POLICY_BUDGET = 8000
@@ -74,6 +84,11 @@ class Provider(Construct):
             log_group=self.log_group,
             description="Keeps Lambda async-invoke configs as declared (cdk-async-invoke-config).",
         )
+        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+        path = stack.format_arn(
+            service="ssm", resource="parameter", resource_name=f"{PARAMETER_ROOT.lstrip('/')}/{stack_uuid}"
+        )
+        self._parameters = [path, f"{path}/*"]
         self._all_functions = stack.format_arn(
             service="lambda", resource="function", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
@@ -85,6 +100,42 @@ class Provider(Construct):
             "account and region (`function:*`), never `*`.",
         )
         _acknowledge(self.function, "AwsSolutions-L1", "The handler is built and tested for the Python 3.13 runtime.")
+        self.drift_check: CustomResource | None = CustomResource(
+            self,
+            "DriftCheck",
+            service_token=self.function.function_arn,
+            resource_type=DRIFT_CHECK_TYPE,
+            properties={DEPLOY_TOKEN: deploy_token(self)},
+            service_timeout=SERVICE_TIMEOUT,
+        )
+        self.schedule: events.Rule | None = None
+
+    def add_config(self, config: CustomResource, arns: tuple[str, str] | None) -> None:
+        """Register one config: the handler may act on its function, and the drift check runs after it."""
+        self.add_target(arns)
+        if self.drift_check is not None:
+            self.drift_check.node.add_dependency(config)
+
+    def configure(self, on_deploy: bool, schedule: Duration | None) -> None:
+        if not on_deploy and self.drift_check is not None:
+            self.node.try_remove_child("DriftCheck")
+            self.drift_check = None
+        if schedule is not None:
+            if self.schedule is not None:
+                raise InvalidProperty("`schedule`: the stack's drift check already has a schedule.")
+            self.schedule = events.Rule(
+                self,
+                "DriftCheckSchedule",
+                schedule=events.Schedule.rate(schedule),
+                description="Runs the async-invoke-config drift check between deploys.",
+                targets=[
+                    targets.LambdaFunction(
+                        self.function,
+                        event=events.RuleTargetInput.from_object({SCHEDULE_KEY: {"StackId": Aws.STACK_ID}}),
+                        retry_attempts=0,
+                    )
+                ],
+            )
 
     def add_target(self, arns: tuple[str, str] | None) -> None:
         """Allow the handler the config actions on one more function, given as its ARN and the ARN of its versions
@@ -121,7 +172,15 @@ class Provider(Construct):
                 ),
             },
             {"PolicyName": "EventInvokeConfig", "PolicyDocument": _document(ACTIONS, resources)},
+            {"PolicyName": "Declarations", "PolicyDocument": _document(PARAMETER_ACTIONS, self._parameters)},
         ]
+
+
+def deploy_token(scope: Construct) -> str:
+    """A new, increasing value each synth, so every deploy updates the drift check; fixed by the context value
+    `async-invoke-config:deploy-token` for byte-identical templates (snapshot tests, reviews)."""
+    fixed = scope.node.try_get_context(TOKEN_CONTEXT)
+    return str(fixed) if fixed is not None else datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 @jsii.implements(IResolvable)

@@ -1,0 +1,139 @@
+"""The drift check in the template: a per-deploy token, determinism on request, opt-out, and the schedule."""
+
+from __future__ import annotations
+
+import json
+from typing import cast
+
+import aws_cdk as cdk
+import pytest
+from async_invoke_config import AsyncInvokeConfig
+from aws_cdk.assertions import Match, Template
+
+DRIFT = "Custom::LambdaAsyncInvokeConfigDriftCheck"
+TOKEN_CONTEXT = "async-invoke-config:deploy-token"
+
+
+def synth(context: dict | None = None, configure=None, count: int = 3) -> dict:
+    app = cdk.App(context=context or {})
+    stack = cdk.Stack(app, "Stack")
+    for index in range(count):
+        AsyncInvokeConfig(stack, f"Config{index}", function=f"function-{index}", retry_attempts=index % 3)
+    if configure:
+        configure(stack)
+    return dict(Template.from_stack(stack).to_json())
+
+
+def drift_checks(template: dict) -> dict[str, dict]:
+    return {key: value for key, value in template["Resources"].items() if value["Type"] == DRIFT}
+
+
+def test_one_drift_check_per_stack_runs_after_every_config():
+    template = synth(count=5)
+
+    (check,) = drift_checks(template).values()
+    configs = [
+        key for key, value in template["Resources"].items() if value["Type"] == "Custom::LambdaAsyncInvokeConfig"
+    ]
+    assert sorted(check["DependsOn"]) == sorted(configs)
+    assert set(check["Properties"]) == {"ServiceToken", "ServiceTimeout", "DeployToken"}
+
+
+def test_each_synth_gets_a_new_token_and_only_the_drift_check_changes():
+    first, second = synth(), synth()
+
+    changed = [key for key in first["Resources"] if first["Resources"][key] != second["Resources"][key]]
+
+    assert changed == list(drift_checks(first))
+    (token_1,) = (check["Properties"]["DeployToken"] for check in drift_checks(first).values())
+    (token_2,) = (check["Properties"]["DeployToken"] for check in drift_checks(second).values())
+    assert token_1 < token_2
+
+
+def test_a_fixed_token_makes_the_template_byte_identical():
+    context = {TOKEN_CONTEXT: "review"}
+
+    first, second = synth(context), synth(context)
+
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    (check,) = drift_checks(first).values()
+    assert check["Properties"]["DeployToken"] == "review"
+
+
+def test_a_stack_can_opt_out():
+    template = synth(configure=lambda stack: AsyncInvokeConfig.configure_drift_check(stack, on_deploy=False))
+
+    assert drift_checks(template) == {}
+    assert len([v for v in template["Resources"].values() if v["Type"] == "Custom::LambdaAsyncInvokeConfig"]) == 3
+
+
+def test_opting_out_before_any_config_still_has_none():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Stack")
+    AsyncInvokeConfig.configure_drift_check(stack, on_deploy=False)
+    AsyncInvokeConfig(stack, "Config", function="orders", retry_attempts=0)
+
+    Template.from_stack(stack).resource_count_is(DRIFT, 0)
+
+
+def test_schedule_adds_a_rule_that_invokes_only_the_handler():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Stack")
+    AsyncInvokeConfig(stack, "Config", function="orders", retry_attempts=0)
+    AsyncInvokeConfig.configure_drift_check(stack, schedule=cdk.Duration.hours(1))
+    template = Template.from_stack(stack)
+    provider = stack.node.find_child("AsyncInvokeConfigProvider")
+    handler = stack.get_logical_id(cast(cdk.CfnElement, provider.node.find_child("Handler").node.default_child))
+
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(1 hour)",
+            "State": "ENABLED",
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {"Fn::GetAtt": [handler, "Arn"]},
+                        "Input": {
+                            "Fn::Join": [
+                                "",
+                                ['{"AsyncInvokeConfigDriftCheck":{"StackId":"', {"Ref": "AWS::StackId"}, '"}}'],
+                            ]
+                        },
+                        "RetryPolicy": {"MaximumRetryAttempts": 0},
+                    }
+                )
+            ],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [handler, "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [Match.any_value(), "Arn"]},
+        },
+    )
+    template.resource_count_is("AWS::Lambda::Permission", 1)
+
+
+def test_schedule_below_one_minute_is_rejected():
+    stack = cdk.Stack(cdk.App(), "Stack")
+
+    with pytest.raises(ValueError, match="`schedule` must be at least 1 minute; got 30 seconds"):
+        AsyncInvokeConfig.configure_drift_check(stack, schedule=cdk.Duration.seconds(30))
+
+
+def test_declarations_are_scoped_to_the_stacks_parameter_path():
+    template = synth()
+
+    (role,) = [
+        v for v in template["Resources"].values() if v["Type"] == "AWS::IAM::Role" and "Policies" in v["Properties"]
+    ]
+    policies = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Properties"]["Policies"]}
+    (statement,) = policies["Declarations"]
+    assert statement["Action"] == ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParametersByPath"]
+    text = json.dumps(statement["Resource"])
+    assert ":parameter/async-invoke-config/" in text
+    assert '"AWS::StackId"' in text
