@@ -76,6 +76,9 @@ class ExampleStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
+        # Every deploy re-reads and corrects all of the above (on by default); also check every 6 hours between deploys.
+        AsyncInvokeConfig.configure_drift_check(self, schedule=cdk.Duration.hours(6))
+
 
 if __name__ == "__main__":
     app = cdk.App()

@@ -12,6 +12,10 @@ from typing import Any
 STACK_ID = "arn:aws:cloudformation:us-east-1:000000000000:stack/Rehearsal/00000000-0000-0000-0000-000000000000"
 
 
+def new_stack_id(name: str) -> str:
+    return f"arn:aws:cloudformation:us-east-1:000000000000:stack/{name}/{uuid.uuid4()}"
+
+
 def stringify(value: Any) -> Any:
     """Property values as CloudFormation delivers them: scalars become strings, objects and lists keep their shape."""
     if isinstance(value, dict):
@@ -26,7 +30,8 @@ def stringify(value: Any) -> Any:
 class ResponseServer:
     """Receives the handlers' response PUTs; one path per request so each answer is matched to its event."""
 
-    def __init__(self) -> None:
+    def __init__(self, stack_id: str = STACK_ID) -> None:
+        self.stack_id = stack_id
         self.responses: dict[str, list[dict[str, Any]]] = {}
         server = self
 
@@ -68,7 +73,7 @@ class ResponseServer:
             "RequestType": request_type,
             "ServiceToken": "arn:aws:lambda:us-east-1:000000000000:function:Handler",
             "ResponseURL": f"{self.url}/{request_id}",
-            "StackId": STACK_ID,
+            "StackId": self.stack_id,
             "RequestId": request_id,
             "LogicalResourceId": logical_id,
             "ResourceType": resource_type,

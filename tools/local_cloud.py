@@ -13,10 +13,11 @@ import sys
 import uuid
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudformation import STACK_ID
+from cloudformation import STACK_ID, ResponseServer
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -25,8 +26,6 @@ PSEUDO = {
     "AWS::Region": REGION,
     "AWS::Partition": "aws",
     "AWS::URLSuffix": "amazonaws.com",
-    "AWS::StackName": "Rehearsal",
-    "AWS::StackId": STACK_ID,
 }
 CONFIG_TYPE = "Custom::LambdaAsyncInvokeConfig"
 Clients = Callable[[str], Any]
@@ -54,9 +53,10 @@ def references(value: Any) -> set[str]:
 class Template:
     """Resolves intrinsic functions against what `provision` created."""
 
-    def __init__(self, template: dict[str, Any], clients: Clients) -> None:
+    def __init__(self, template: dict[str, Any], clients: Clients, stack_id: str = STACK_ID) -> None:
         self.resources: dict[str, Any] = template["Resources"]
         self.clients = clients
+        self.pseudo = PSEUDO | {"AWS::StackId": stack_id, "AWS::StackName": stack_id.split("/")[1]}
         self.refs: dict[str, str] = {}
         self.attributes: dict[tuple[str, str], str] = {}
 
@@ -67,7 +67,7 @@ class Template:
             return value
         if "Ref" in value:
             name = value["Ref"]
-            return PSEUDO.get(name) or self.refs[name]
+            return self.pseudo.get(name) or self.refs[name]
         if "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
             return self.attributes[(logical_id, attribute)]
@@ -173,8 +173,13 @@ class Template:
 
     def _AWS_Events_EventBus(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
         name = properties.get("Name") or self._name(logical_id)
+        events = self.clients("events")
+        try:
+            arn = events.create_event_bus(Name=name)["EventBusArn"]
+        except events.exceptions.ResourceAlreadyExistsException:  # a named bus made by an earlier run
+            arn = events.describe_event_bus(Name=name)["Arn"]
         self.refs[logical_id] = name
-        self.attributes[(logical_id, "Arn")] = self.clients("events").create_event_bus(Name=name)["EventBusArn"]
+        self.attributes[(logical_id, "Arn")] = arn
 
     def _AWS_S3_Bucket(self, logical_id: str, properties: dict[str, Any]) -> None:  # noqa: N802
         name = (properties.get("BucketName") or self._name(logical_id)).lower()
@@ -184,7 +189,12 @@ class Template:
 
 
 def create_function(client: Any, name: str, runtime: str = "python3.13") -> str:
-    """A function in the emulator (it cannot run code without Docker, but its configs work); returns its ARN."""
+    """A function in the emulator (it cannot run code without Docker, but its configs work); returns its ARN. One
+    that already exists (made by an earlier run against the same emulator) is reused."""
+    try:
+        return str(client.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+    except client.exceptions.ResourceNotFoundException:
+        pass
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("index.py", "def handler(event, context):\n    return None\n")
@@ -261,3 +271,120 @@ def handler_asset(cloud_assembly: Path, template: dict[str, Any]) -> Path:
         if resource["Type"] == "AWS::Lambda::Function" and resource["Properties"].get("Handler") == "index.on_event":
             return cloud_assembly / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     raise LookupError("no AsyncInvokeConfig handler in the template")
+
+
+CUSTOM_TYPES = (CONFIG_TYPE, "Custom::LambdaAsyncInvokeConfigDriftCheck")
+
+
+@dataclass
+class Sent:
+    """One event sent to the handler and CloudFormation's view of the answer."""
+
+    request: str
+    logical_id: str
+    answer: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.answer["Status"])
+
+
+@dataclass
+class Deployment:
+    status: str
+    sent: list[Sent] = field(default_factory=list)
+
+
+class LocalCloudFormation:
+    """CloudFormation's side of a stack of these custom resources: which events a new template causes (Create,
+    Update, the Delete of a replaced physical id, Delete of removed resources), in dependency order, and the
+    rollback after a FAILED answer (Updates back to the old properties, Deletes of what was created)."""
+
+    def __init__(self, template: Template, handler: LocalFunction, server: ResponseServer) -> None:
+        self.template = template
+        self.handler = handler
+        self.server = server
+        self.deployed: dict[str, tuple[str, dict[str, Any]]] = {}  # logical id -> (physical id, properties)
+
+    def _send(
+        self, request: str, logical_id: str, resource_type: str, properties: dict[str, Any], **kwargs: Any
+    ) -> Sent:
+        event = self.server.event(request, properties, logical_id=logical_id, resource_type=resource_type, **kwargs)
+        self.handler.invoke(event)
+        (answer,) = self.server.answers(event)
+        return Sent(request, logical_id, answer)
+
+    def deploy(self, raw: dict[str, Any]) -> Deployment:
+        self.template.resources = raw["Resources"]
+        wanted = {
+            logical_id: (
+                raw["Resources"][logical_id]["Type"],
+                self.template.resolve(raw["Resources"][logical_id]["Properties"]),
+            )
+            for logical_id in self.template.order()
+            if raw["Resources"][logical_id]["Type"] in CUSTOM_TYPES
+        }
+        before = dict(self.deployed)
+        deployment = Deployment("UPDATE_COMPLETE" if before else "CREATE_COMPLETE")
+        attempted: dict[str, tuple[str, str, dict[str, Any]]] = {}  # logical id -> (type, physical id, properties)
+        replaced: list[tuple[str, str, str, dict[str, Any]]] = []
+        for logical_id, (resource_type, properties) in wanted.items():
+            if logical_id not in before:
+                sent = self._send("Create", logical_id, resource_type, properties)
+            elif before[logical_id][1] != properties:
+                physical_id, old = before[logical_id]
+                sent = self._send(
+                    "Update", logical_id, resource_type, properties, physical_id=physical_id, old_properties=old
+                )
+            else:
+                continue
+            deployment.sent.append(sent)
+            physical_id = sent.answer["PhysicalResourceId"]
+            attempted[logical_id] = (resource_type, physical_id, properties)
+            if sent.status != "SUCCESS":
+                self._roll_back(deployment, before, attempted)
+                return deployment
+            if logical_id in before and before[logical_id][0] != physical_id:
+                replaced.append((logical_id, resource_type, *before[logical_id]))
+            self.deployed[logical_id] = (physical_id, properties)
+        for logical_id, resource_type, physical_id, old in replaced:
+            deployment.sent.append(self._send("Delete", logical_id, resource_type, old, physical_id=physical_id))
+        for logical_id in reversed([key for key in before if key not in wanted]):
+            physical_id, old = self.deployed.pop(logical_id)
+            deployment.sent.append(self._send("Delete", logical_id, CONFIG_TYPE, old, physical_id=physical_id))
+        return deployment
+
+    def _roll_back(
+        self,
+        deployment: Deployment,
+        before: dict[str, tuple[str, dict[str, Any]]],
+        attempted: dict[str, tuple[str, str, dict[str, Any]]],
+    ) -> None:
+        """Undo this deployment in reverse: what was updated (the failed resource too) gets an Update back to its
+        old properties, what was created gets a Delete with the physical id its answer carried."""
+        deployment.status = "UPDATE_ROLLBACK_COMPLETE" if before else "ROLLBACK_COMPLETE"
+        for logical_id in reversed(list(attempted)):
+            resource_type, physical_id, properties = attempted[logical_id]
+            if logical_id in before:
+                old_physical, old = before[logical_id]
+                sent = self._send(
+                    "Update", logical_id, resource_type, old, physical_id=physical_id, old_properties=properties
+                )
+                self.deployed[logical_id] = (old_physical, old)
+            else:
+                sent = self._send("Delete", logical_id, resource_type, properties, physical_id=physical_id)
+                self.deployed.pop(logical_id, None)
+            deployment.sent.append(sent)
+            if sent.status != "SUCCESS":
+                deployment.status = "UPDATE_ROLLBACK_FAILED" if before else "ROLLBACK_FAILED"
+
+    def destroy(self) -> Deployment:
+        deployment = Deployment("DELETE_COMPLETE")
+        for logical_id in reversed(list(self.deployed)):
+            physical_id, properties = self.deployed.pop(logical_id)
+            resource_type = self.template.resources.get(logical_id, {}).get("Type", CONFIG_TYPE)
+            sent = self._send("Delete", logical_id, resource_type, properties, physical_id=physical_id)
+            deployment.sent.append(sent)
+            if sent.status != "SUCCESS":
+                deployment.status = "DELETE_FAILED"
+        return deployment
