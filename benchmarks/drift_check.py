@@ -17,7 +17,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "handler"), str(ROOT / "tools")]
 
-import boto3  # noqa: E402
 import emulator  # noqa: E402
 import index  # noqa: E402
 from cloudformation import Context, ResponseServer, new_stack_id  # noqa: E402
@@ -28,13 +27,7 @@ from local_cloud import create_function  # noqa: E402
 
 def run(endpoint: str, count: int) -> str:
     def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name="us-east-1",  # type: ignore[call-overload]
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return emulator.client(endpoint, service)
 
     lam = client("lambda")
     calls: collections.Counter[str] = collections.Counter()

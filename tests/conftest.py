@@ -1,20 +1,18 @@
 from __future__ import annotations
 
-import io
 import os
 import uuid
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import emulator
 import index
 import pytest
 from cloudformation import STACK_ID, Context, ResponseServer
 from declarations import Declarations
 from lambda_api import Api, Deadline
+from local_cloud import create_function
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -37,27 +35,12 @@ class Aws:
     endpoint: str
 
     def client(self, service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return emulator.client(self.endpoint, service)
 
     def function(self, prefix: str = "fn") -> str:
         """A new function in the emulator (it cannot run code without Docker, but its configs work)."""
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr("app.py", "def handler(event, context):\n    return None\n")
-        self.client("lambda").create_function(
-            FunctionName=name,
-            Runtime="python3.13",
-            Role=ROLE,
-            Handler="app.handler",
-            Code={"ZipFile": code.getvalue()},
-        )
+        create_function(self.client("lambda"), name)
         return name
 
     def queue(self) -> str:

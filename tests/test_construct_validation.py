@@ -12,20 +12,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
+from test_construct import function as fn
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:dlq"
 BUCKET = "arn:aws:s3:::failed-events"
-
-
-def fn(stack: cdk.Stack, id_: str = "Fn") -> lambda_.Function:
-    return lambda_.Function(
-        stack,
-        id_,
-        runtime=lambda_.Runtime.PYTHON_3_13,
-        handler="index.handler",
-        code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
-    )
 
 
 def build(stack: cdk.Stack, **props: Any) -> AsyncInvokeConfig:

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("EMULATOR_HOME", ROOT / ".emulator"))
@@ -34,6 +35,7 @@ PACKAGES = (
 )
 SERVICES = "lambda,sqs,sns,events,iam,sts,s3,ssm"
 READY_TIMEOUT = 90.0
+REGION = "us-east-1"
 
 
 class EmulatorError(RuntimeError):
@@ -148,6 +150,15 @@ def stop() -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         running.unlink()
+
+
+def client(endpoint: str, service: str) -> Any:
+    """A boto3 client for one service of the emulator, with its dummy credentials."""
+    import boto3
+
+    return boto3.client(  # type: ignore[call-overload]
+        service, endpoint_url=endpoint, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import emulator
 from cloudformation import ResponseServer, new_stack_id
 from local_cloud import (
     CONFIG_TYPE,
-    REGION,
     Deployment,
     LocalCloudFormation,
     LocalFunction,
@@ -124,13 +122,7 @@ class Rehearsal:
         self.handler: LocalFunction | None = None
 
     def client(self, service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return emulator.client(self.endpoint, service)
 
     # The app and CloudFormation's side
 
