@@ -61,8 +61,9 @@ def check_one(api: Api, properties: Mapping[str, Any]) -> Result:
     try:
         done = reconcile(properties, api)
     except Exception as error:  # noqa: BLE001 - one config's failure must not hide the others' results
-        decision("drift_correction_failed", function=properties.get(FUNCTION_NAME), error=describe(error))
-        return Result(str(properties.get(FUNCTION_NAME)), error=describe(error))
+        reason = describe(error)
+        decision("drift_correction_failed", function=properties.get(FUNCTION_NAME), error=reason)
+        return Result(str(properties.get(FUNCTION_NAME)), error=reason)
     declared = done.declared.settings.labelled()
     before = done.live_before.labelled() if done.live_before else dict.fromkeys(declared)
     for field in done.step.changed:
