@@ -31,7 +31,7 @@ from contract import (
     is_config_arn,
 )
 from declarations import Declarations, Store
-from drift import check
+from drift import Report, check
 from lambda_api import Api, Deadline, RateLimiter
 from log import decision
 from plan import DELETE, NONE
@@ -218,10 +218,7 @@ def drift_check(event: Mapping[str, Any], stack_id: str, services: ServicesFor) 
     if event.get("RequestType") == "Delete" or (event.get("RequestType") == "Update" and new_token < old_token):
         decision("drift_check_skipped", request=event.get("RequestType"), reason="delete or rollback")
         return Outcome(physical_id, data={DATA_CHECKED: "0", DATA_CORRECTED: "0", DATA_CORRECTIONS: ""})
-    needs = services(stack_id, DRIFT_CHECK_RATE)
-    report = check(needs.lambda_api, needs.store)
-    if report.failed:
-        raise DriftNotCorrected(report.failure_reason())
+    report = run_check(stack_id, services)
     corrections = "; ".join(f"{result.function} ({','.join(result.changed)})" for result in report.corrected)
     return Outcome(
         physical_id,
@@ -237,13 +234,19 @@ class DriftNotCorrected(Exception):
     pass
 
 
+def run_check(stack_id: str, services: ServicesFor) -> Report:
+    """The drift check of one stack, at the drift-check rate; raises when any correction failed."""
+    needs = services(stack_id, DRIFT_CHECK_RATE)
+    report = check(needs.lambda_api, needs.store)
+    if report.failed:
+        raise DriftNotCorrected(report.failure_reason())
+    return report
+
+
 def scheduled(event: Mapping[str, Any], services: ServicesFor) -> dict[str, Any]:
     """The scheduled drift check (EventBridge): the same check; failures raise, so the invocation counts as an
     error in the function's metrics."""
     stack_id = str(event[SCHEDULE_KEY].get("StackId", ""))
     decision("received", request="ScheduledDriftCheck", stack_id=stack_id)
-    needs = services(stack_id, DRIFT_CHECK_RATE)
-    report = check(needs.lambda_api, needs.store)
-    if report.failed:
-        raise DriftNotCorrected(report.failure_reason())
+    report = run_check(stack_id, services)
     return {"summary": report.summary(), DATA_CORRECTED: len(report.corrected)}
