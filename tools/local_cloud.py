@@ -289,6 +289,15 @@ class Sent:
         return str(self.answer["Status"])
 
 
+@dataclass(frozen=True)
+class Resource:
+    """A custom resource as CloudFormation remembers it between events."""
+
+    resource_type: str
+    physical_id: str
+    properties: dict[str, Any]
+
+
 @dataclass
 class Deployment:
     status: str
@@ -304,7 +313,7 @@ class LocalCloudFormation:
         self.template = template
         self.handler = handler
         self.server = server
-        self.deployed: dict[str, tuple[str, dict[str, Any]]] = {}  # logical id -> (physical id, properties)
+        self.deployed: dict[str, Resource] = {}  # by logical id
 
     def _send(
         self, request: str, logical_id: str, resource_type: str, properties: dict[str, Any], **kwargs: Any
@@ -326,53 +335,61 @@ class LocalCloudFormation:
         }
         before = dict(self.deployed)
         deployment = Deployment("UPDATE_COMPLETE" if before else "CREATE_COMPLETE")
-        attempted: dict[str, tuple[str, str, dict[str, Any]]] = {}  # logical id -> (type, physical id, properties)
-        replaced: list[tuple[str, str, str, dict[str, Any]]] = []
+        attempted: dict[str, Resource] = {}
+        replaced: list[tuple[str, Resource]] = []
         for logical_id, (resource_type, properties) in wanted.items():
-            if logical_id not in before:
+            old = before.get(logical_id)
+            if old is None:
                 sent = self._send("Create", logical_id, resource_type, properties)
-            elif before[logical_id][1] != properties:
-                physical_id, old = before[logical_id]
+            elif old.properties != properties:
                 sent = self._send(
-                    "Update", logical_id, resource_type, properties, physical_id=physical_id, old_properties=old
+                    "Update",
+                    logical_id,
+                    resource_type,
+                    properties,
+                    physical_id=old.physical_id,
+                    old_properties=old.properties,
                 )
             else:
                 continue
             deployment.sent.append(sent)
-            physical_id = sent.answer["PhysicalResourceId"]
-            attempted[logical_id] = (resource_type, physical_id, properties)
+            attempted[logical_id] = Resource(resource_type, sent.answer["PhysicalResourceId"], properties)
             if sent.status != "SUCCESS":
                 self._roll_back(deployment, before, attempted)
                 return deployment
-            if logical_id in before and before[logical_id][0] != physical_id:
-                replaced.append((logical_id, resource_type, *before[logical_id]))
-            self.deployed[logical_id] = (physical_id, properties)
-        for logical_id, resource_type, physical_id, old in replaced:
-            deployment.sent.append(self._send("Delete", logical_id, resource_type, old, physical_id=physical_id))
+            if old is not None and old.physical_id != attempted[logical_id].physical_id:
+                replaced.append((logical_id, old))
+            self.deployed[logical_id] = attempted[logical_id]
+        for logical_id, old in replaced:
+            deployment.sent.append(self._delete(logical_id, old))
         for logical_id in reversed([key for key in before if key not in wanted]):
-            physical_id, old = self.deployed.pop(logical_id)
-            deployment.sent.append(self._send("Delete", logical_id, CONFIG_TYPE, old, physical_id=physical_id))
+            deployment.sent.append(self._delete(logical_id, self.deployed.pop(logical_id)))
         return deployment
 
-    def _roll_back(
-        self,
-        deployment: Deployment,
-        before: dict[str, tuple[str, dict[str, Any]]],
-        attempted: dict[str, tuple[str, str, dict[str, Any]]],
-    ) -> None:
+    def _delete(self, logical_id: str, resource: Resource) -> Sent:
+        return self._send(
+            "Delete", logical_id, resource.resource_type, resource.properties, physical_id=resource.physical_id
+        )
+
+    def _roll_back(self, deployment: Deployment, before: dict[str, Resource], attempted: dict[str, Resource]) -> None:
         """Undo this deployment in reverse: what was updated (the failed resource too) gets an Update back to its
         old properties, what was created gets a Delete with the physical id its answer carried."""
         deployment.status = "UPDATE_ROLLBACK_COMPLETE" if before else "ROLLBACK_COMPLETE"
         for logical_id in reversed(list(attempted)):
-            resource_type, physical_id, properties = attempted[logical_id]
-            if logical_id in before:
-                old_physical, old = before[logical_id]
+            new = attempted[logical_id]
+            old = before.get(logical_id)
+            if old is not None:
                 sent = self._send(
-                    "Update", logical_id, resource_type, old, physical_id=physical_id, old_properties=properties
+                    "Update",
+                    logical_id,
+                    new.resource_type,
+                    old.properties,
+                    physical_id=new.physical_id,
+                    old_properties=new.properties,
                 )
-                self.deployed[logical_id] = (old_physical, old)
+                self.deployed[logical_id] = old
             else:
-                sent = self._send("Delete", logical_id, resource_type, properties, physical_id=physical_id)
+                sent = self._delete(logical_id, new)
                 self.deployed.pop(logical_id, None)
             deployment.sent.append(sent)
             if sent.status != "SUCCESS":
@@ -381,9 +398,7 @@ class LocalCloudFormation:
     def destroy(self) -> Deployment:
         deployment = Deployment("DELETE_COMPLETE")
         for logical_id in reversed(list(self.deployed)):
-            physical_id, properties = self.deployed.pop(logical_id)
-            resource_type = self.template.resources.get(logical_id, {}).get("Type", CONFIG_TYPE)
-            sent = self._send("Delete", logical_id, resource_type, properties, physical_id=physical_id)
+            sent = self._delete(logical_id, self.deployed.pop(logical_id))
             deployment.sent.append(sent)
             if sent.status != "SUCCESS":
                 deployment.status = "DELETE_FAILED"

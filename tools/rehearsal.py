@@ -160,7 +160,11 @@ class Rehearsal:
 
     def configs(self) -> dict[str, str]:
         """Logical id -> physical id (the qualified function ARN) of every config deployed now."""
-        return {key: physical for key, (physical, _) in self.stack.deployed.items() if physical.startswith("arn:")}
+        return {
+            key: resource.physical_id
+            for key, resource in self.stack.deployed.items()
+            if resource.resource_type == CONFIG_TYPE
+        }
 
     def live(self, physical_id: str) -> dict[str, Any] | None:
         lam = self.client("lambda")
@@ -171,12 +175,12 @@ class Rehearsal:
 
     def _step(self, title: str, action: Callable[[], Deployment | None]) -> Step:
         targets = self.configs()
-        declared = {key: properties for key, (_, properties) in self.stack.deployed.items()}
+        declared = {key: resource.properties for key, resource in self.stack.deployed.items()}
         before = {key: self.live(physical) for key, physical in targets.items()}
         deployment = action()
         targets = targets | self.configs()
         after = {key: self.live(physical) for key, physical in targets.items()}
-        declared |= {key: properties for key, (_, properties) in self.stack.deployed.items()}
+        declared |= {key: resource.properties for key, resource in self.stack.deployed.items()}
         step = Step(
             title,
             deployment.status if deployment else "(no deploy)",
@@ -220,8 +224,8 @@ class Rehearsal:
         """The logical id of the config the out-of-band change hits: the one with both destinations."""
         return next(
             key
-            for key, (_, properties) in self.stack.deployed.items()
-            if "OnSuccess" in properties.get("DestinationConfig", {})
+            for key, resource in self.stack.deployed.items()
+            if "OnSuccess" in resource.properties.get("DestinationConfig", {})
         )
 
     def change_out_of_band(self) -> Step:
