@@ -1,13 +1,17 @@
 """What CloudFormation does around a custom resource handler, reproduced locally: the event it sends (every scalar
-property a string) and the presigned ResponseURL it waits on (here an HTTP server on 127.0.0.1)."""
+property a string), the presigned ResponseURL it waits on (here an HTTP server on 127.0.0.1), and the read-only part
+of its API the handler calls (DescribeStacks, ListStackResources), served by the same server."""
 
 from __future__ import annotations
 
 import http.server
 import json
 import threading
+import urllib.parse
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
+from xml.sax.saxutils import escape
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:000000000000:stack/Rehearsal/00000000-0000-0000-0000-000000000000"
 
@@ -27,12 +31,49 @@ def stringify(value: Any) -> Any:
     return str(value)
 
 
+class StackView(Protocol):
+    """What DescribeStacks and ListStackResources show of a stack."""
+
+    status: str
+    changed_at: str
+
+    def summaries(self) -> list[dict[str, str]]: ...
+
+
+@dataclass
+class StaticStack:
+    """A stack whose status is whatever it is set to, holding no resources CloudFormation would list."""
+
+    status: str = "UPDATE_IN_PROGRESS"
+    changed_at: str = "2026-11-28T00:00:00Z"
+
+    def summaries(self) -> list[dict[str, str]]:
+        return []
+
+
+NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+
+
+def _members(items: list[dict[str, str]]) -> str:
+    return "".join(
+        "<member>" + "".join(f"<{key}>{escape(str(value))}</{key}>" for key, value in item.items()) + "</member>"
+        for item in items
+    )
+
+
+def _error(code: str, message: str) -> bytes:
+    error = f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+    return f'<ErrorResponse xmlns="{NAMESPACE}">{error}<RequestId>local</RequestId></ErrorResponse>'.encode()
+
+
 class ResponseServer:
-    """Receives the handlers' response PUTs; one path per request so each answer is matched to its event."""
+    """Receives the handlers' response PUTs (one path per request, so each answer is matched to its event), and
+    answers CloudFormation's DescribeStacks and ListStackResources for the stacks registered in `stacks`."""
 
     def __init__(self, stack_id: str = STACK_ID) -> None:
         self.stack_id = stack_id
         self.responses: dict[str, list[dict[str, Any]]] = {}
+        self.stacks: dict[str, StackView] = {}
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -43,12 +84,48 @@ class ResponseServer:
                 self.send_response(200)
                 self.end_headers()
 
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", "0"))
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                status, body = server.api(form)
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def api(self, form: dict[str, str]) -> tuple[int, bytes]:
+        """One CloudFormation query-API call, answered as the service would (XML)."""
+        action, name = form.get("Action", ""), form.get("StackName", "")
+        found = [
+            (stack_id, view) for stack_id, view in self.stacks.items() if name in (stack_id, stack_id.split("/")[1])
+        ]
+        if not found:
+            return 400, _error("ValidationError", f"Stack with id {name} does not exist")
+        ((stack_id, view),) = found
+        if action == "DescribeStacks":
+            stack = {
+                "StackName": stack_id.split("/")[1],
+                "StackId": stack_id,
+                "CreationTime": "2026-11-28T00:00:00Z",
+                "LastUpdatedTime": view.changed_at,
+                "StackStatus": view.status,
+            }
+            result = f"<Stacks>{_members([stack])}</Stacks>"
+        elif action == "ListStackResources":
+            result = f"<StackResourceSummaries>{_members(view.summaries())}</StackResourceSummaries>"
+        else:
+            return 400, _error("InvalidAction", f"{action} is not served here")
+        metadata = "<ResponseMetadata><RequestId>local</RequestId></ResponseMetadata>"
+        body = f'<{action}Response xmlns="{NAMESPACE}"><{action}Result>{result}</{action}Result>{metadata}'
+        return 200, f"{body}</{action}Response>".encode()
 
     def __enter__(self) -> ResponseServer:
         self.thread.start()
@@ -67,13 +144,14 @@ class ResponseServer:
         physical_id: str | None = None,
         old_properties: dict[str, Any] | None = None,
         resource_type: str = "Custom::LambdaAsyncInvokeConfig",
+        stack_id: str | None = None,
     ) -> dict[str, Any]:
         request_id = str(uuid.uuid4())
         event: dict[str, Any] = {
             "RequestType": request_type,
             "ServiceToken": "arn:aws:lambda:us-east-1:000000000000:function:Handler",
             "ResponseURL": f"{self.url}/{request_id}",
-            "StackId": self.stack_id,
+            "StackId": stack_id or self.stack_id,
             "RequestId": request_id,
             "LogicalResourceId": logical_id,
             "ResourceType": resource_type,

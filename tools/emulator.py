@@ -8,6 +8,7 @@ port, stop it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -152,13 +153,17 @@ def stop() -> None:
         running.unlink()
 
 
-def client(endpoint: str, service: str) -> Any:
-    """A boto3 client for one service of the emulator, with its dummy credentials."""
+def client(endpoint: str, service: str, calls: collections.Counter[str] | None = None) -> Any:
+    """A boto3 client for one service of the emulator, with its dummy credentials; `calls` counts its calls by
+    `service:Operation`."""
     import boto3
 
-    return boto3.client(  # type: ignore[call-overload]
+    made = boto3.client(  # type: ignore[call-overload]
         service, endpoint_url=endpoint, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
     )
+    if calls is not None:
+        made.meta.events.register("before-call", lambda model, **_: calls.update([f"{service}:{model.name}"]))
+    return made
 
 
 def main(argv: list[str]) -> int:
