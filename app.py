@@ -17,7 +17,12 @@ from async_invoke_config import AsyncInvokeConfig  # noqa: E402
 
 
 class ExampleStack(cdk.Stack):
-    def __init__(self, scope: Construct, id_: str, **kwargs: object) -> None:
+    """`version` steps through the changes the rehearsal (`scripts/rehearse`) deploys after the first: 2, the alias
+    config retries twice and the legacy config moves to the function's `blue` alias; 3, the alias config moves into
+    a construct (a new logical id: a rename); 4, the alias config is removed; 5, a config for `legacy-reports`,
+    which already has one made in the console, is added."""
+
+    def __init__(self, scope: Construct, id_: str, *, version: int = 1, **kwargs: object) -> None:
         super().__init__(scope, id_, **kwargs)  # type: ignore[arg-type]
         orders = lambda_.Function(
             self,
@@ -55,20 +60,21 @@ class ExampleStack(cdk.Stack):
         # An alias: its own config, failures to an EventBridge bus.
         live = lambda_.Alias(self, "OrdersLive", alias_name="live", version=orders.current_version)
         bus = events.EventBus(self, "OrdersEvents")
-        AsyncInvokeConfig(
-            self,
-            "OrdersLiveAsync",
-            function=live,
-            retry_attempts=0,
-            on_failure=destinations.EventBridgeDestination(bus),
-        )
+        if version < 4:
+            AsyncInvokeConfig(
+                Construct(self, "Async") if version >= 3 else self,
+                "OrdersLiveAsync",
+                function=live,
+                retry_attempts=2 if version >= 2 else 0,
+                on_failure=destinations.EventBridgeDestination(bus),
+            )
 
         # A function that exists outside the app, by name, with a destination ARN. Its role is not known here, so
         # granting it the send permission is up to its owner (synth prints a warning saying so).
         AsyncInvokeConfig(
             self,
             "LegacyBillingAsync",
-            function="legacy-billing",
+            function="legacy-billing:blue" if version >= 2 else "legacy-billing",
             max_event_age=cdk.Duration.minutes(30),
             on_failure=self.format_arn(
                 service="sqs", resource="legacy-billing-dlq", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME
@@ -76,11 +82,14 @@ class ExampleStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
+        if version >= 5:  # a config made in the console before: adopted, and put back as found if this one goes
+            AsyncInvokeConfig(self, "LegacyReportsAsync", function="legacy-reports", retry_attempts=0)
+
         # Every deploy re-reads and corrects all of the above (on by default); also check every 6 hours between deploys.
         AsyncInvokeConfig.configure_drift_check(self, schedule=cdk.Duration.hours(6))
 
 
 if __name__ == "__main__":
     app = cdk.App()
-    ExampleStack(app, "AsyncInvokeConfigExample")
+    ExampleStack(app, "AsyncInvokeConfigExample", version=int(app.node.try_get_context("example:version") or 1))
     app.synth()

@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/drift_check.py
 
-Each run: N functions with a config each, declared through the handler's own Create events (which also record the
-declarations in SSM), then one in ten configs changed out of band, then the drift check's Update event, timed.
+Each run: N functions with a config each, declared through the handler's own Create events (which also write their
+records in SSM), then one in ten configs changed out of band, then the drift check's Update event, timed.
 """
 
 from __future__ import annotations
@@ -19,43 +19,43 @@ sys.path[:0] = [str(ROOT / "handler"), str(ROOT / "tools")]
 
 import emulator  # noqa: E402
 import index  # noqa: E402
-from cloudformation import Context, ResponseServer, new_stack_id  # noqa: E402
-from declarations import Declarations  # noqa: E402
-from lambda_api import Api, Deadline  # noqa: E402
+from cloudformation import Context, ResponseServer, StaticStack, new_stack_id  # noqa: E402
 from local_cloud import create_function  # noqa: E402
 
 
 def run(endpoint: str, count: int) -> str:
-    def client(service: str) -> Any:
-        return emulator.client(endpoint, service)
-
-    lam = client("lambda")
     calls: collections.Counter[str] = collections.Counter()
-    lam.meta.events.register("before-call.lambda", lambda model, **_: calls.update([model.name]))
     stack_id = new_stack_id(f"Bench{count}")
-    store = Declarations(Api(client("ssm"), Deadline.after(3600)), stack_id)
     with ResponseServer(stack_id) as server:
-        names = [create_function(lam, f"bench{count}-{i:03d}").split(":")[-1] for i in range(count)]
+        server.stacks[stack_id] = StaticStack()
+        clients: dict[str, Any] = {
+            "lambda": emulator.client(endpoint, "lambda", calls),
+            "ssm": emulator.client(endpoint, "ssm", calls),
+            "cloudformation": emulator.client(server.url, "cloudformation", calls),
+        }
+        names = [create_function(clients["lambda"], f"bench{count}-{i:03d}").split(":")[-1] for i in range(count)]
+        arns = []
         for name in names:
             event = server.event(
                 "Create",
                 {"FunctionName": name, "MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 600},
                 logical_id=f"C{name}",
             )
-            index.on_event(event, Context(), client=lam, store=store)
+            index.on_event(event, Context(), clients=clients.__getitem__)
+            arns.append(server.answers(event)[0]["PhysicalResourceId"])
         for name in names[::10]:
-            lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2)
+            clients["lambda"].put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2)
         calls.clear()
         event = server.event(
             "Update",
-            {"DeployToken": "2"},
+            {"DeployToken": "2", "Configs": arns},
             physical_id="drift-check",
-            old_properties={"DeployToken": "1"},
+            old_properties={"DeployToken": "1", "Configs": arns},
             resource_type="Custom::LambdaAsyncInvokeConfigDriftCheck",
             logical_id="DriftCheck",
         )
         started = time.perf_counter()
-        index.on_event(event, Context(900), client=lam, store=store)
+        index.on_event(event, Context(900), clients=clients.__getitem__)
         elapsed = time.perf_counter() - started
         (answer,) = server.answers(event)
     summary = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
@@ -68,7 +68,7 @@ def run(endpoint: str, count: int) -> str:
 def main() -> None:
     running = emulator.start()
     try:
-        print("| configs | drift check time | result | Lambda API calls |\n|---|---|---|---|")
+        print("| configs | drift check time | result | API calls |\n|---|---|---|---|")
         for count in (1, 50, 400):
             print(run(running.endpoint, count), flush=True)
     finally:

@@ -10,10 +10,15 @@ import re
 
 RESOURCE_TYPE = "Custom::LambdaAsyncInvokeConfig"
 DRIFT_CHECK_TYPE = "Custom::LambdaAsyncInvokeConfigDriftCheck"
-# The drift check's one property: a new value each synth, so that every deploy sends it an Update.
+# The drift check's properties: a new token each synth (so that every deploy sends it an Update), the physical ids
+# of the configs the template declares (the only ones it reads), and a digest of their declarations (so that, with a
+# fixed token, it still runs whenever a config is added, removed, renamed or changed).
 DEPLOY_TOKEN = "DeployToken"
+CONFIGS = "Configs"
+DECLARATIONS = "Declarations"
 # The scheduled drift check's event (from EventBridge, not CloudFormation): {SCHEDULE_KEY: {"StackId": ...}}.
 SCHEDULE_KEY = "AsyncInvokeConfigDriftCheck"
+# Each live config's record (owner, declaration, the config as found): `/async-invoke-config/<function>/<qualifier>`.
 PARAMETER_ROOT = "/async-invoke-config"
 
 FUNCTION_NAME = "FunctionName"
@@ -48,6 +53,7 @@ DATA_CHANGED_FIELDS = "ChangedFields"
 DATA_CHECKED = "Checked"
 DATA_CORRECTED = "Corrected"
 DATA_CORRECTIONS = "Corrections"
+DATA_SKIPPED = "Skipped"
 
 REMOVAL_DESTROY = "destroy"
 REMOVAL_RETAIN = "retain"
@@ -150,6 +156,13 @@ def is_self_destination(function_name: str, destination: str) -> bool:
     if target is None or dest is None or target.group("name") != dest.group("name"):
         return False
     return all(target.group(part) in (None, dest.group(part)) for part in ("region", "account"))
+
+
+def record_name(function_name: str, qualifier: str) -> str:
+    """The SSM parameter holding the record of one config. `$` may not appear in a parameter name, and `.` appears in
+    no qualifier but `$LATEST.PUBLISHED`."""
+    name, _ = parse_function_name(function_name)
+    return f"{PARAMETER_ROOT}/{name}/{qualifier.replace('$', '.')}"
 
 
 def is_config_arn(value: str) -> bool:

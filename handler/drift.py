@@ -1,20 +1,30 @@
-"""The drift check: every config the stack declared, read in parallel (within a request rate) and corrected."""
+"""The drift check: each config the stack declares, read in parallel (within a request rate) and corrected toward
+its record. A correction re-reads the record before and after it writes, so that a Delete running at the same time
+(a scheduled check meets a deploy) wins: the check never leaves a config that no resource owns."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
-from contract import FUNCTION_NAME
-from declarations import Store
 from lambda_api import Api
 from log import decision
-from plan import NONE
-from reconcile import describe, reconcile
+from plan import NONE, Record, plan
+from reconcile import converge, describe, let_go, reconcile
+from records import Records
+from settings import Target, from_api
 
 WORKERS = 8
+RACED = "record changed during the check"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One config to check, with its record as read; `skip` says why it is not checked."""
+
+    target: Target
+    record: Record | None
+    skip: str = ""
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,7 @@ class Result:
     action: str = NONE
     changed: tuple[str, ...] = ()
     error: str = ""
+    skipped: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,34 +48,56 @@ class Report:
     def failed(self) -> list[Result]:
         return [result for result in self.results if result.error]
 
+    @property
+    def skipped(self) -> list[Result]:
+        return [result for result in self.results if result.skipped]
+
+    @property
+    def checked(self) -> list[Result]:
+        return [result for result in self.results if not result.skipped]
+
     def summary(self) -> str:
+        in_sync = len(self.checked) - len(self.corrected) - len(self.failed)
         return (
-            f"checked {len(self.results)} configs: {len(self.corrected)} corrected, "
-            f"{len(self.failed)} failed, {len(self.results) - len(self.corrected) - len(self.failed)} in sync"
+            f"checked {len(self.checked)} configs: {len(self.corrected)} corrected, {len(self.failed)} failed, "
+            f"{in_sync} in sync; {len(self.skipped)} skipped"
         )
 
     def failure_reason(self) -> str:
         details = "; ".join(f"{result.function}: {result.error}" for result in self.failed)
-        return f"Drift correction failed for {len(self.failed)} of {len(self.results)} configs: {details}"
+        return f"Drift correction failed for {len(self.failed)} of {len(self.checked)} configs: {details}"
 
 
-def check(api: Api, store: Store) -> Report:
-    declared = store.load()
+def check(api: Api, records: Records, items: list[Item]) -> Report:
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        results = list(pool.map(lambda properties: check_one(api, properties), declared))
+        results = list(pool.map(lambda item: check_one(api, records, item), items))
     report = Report(results)
     decision("drift_check", summary=report.summary())
     return report
 
 
-def check_one(api: Api, properties: Mapping[str, Any]) -> Result:
+def check_one(api: Api, records: Records, item: Item) -> Result:
+    target, record = item.target, item.record
+    if item.skip or record is None:
+        return _skipped(target, item.skip or "no record")
     try:
-        done = reconcile(properties, api)
+        live = api.get(**target.params())
+        if plan(record.declared, from_api(live) if live is not None else None).action == NONE:
+            return Result(str(target))
+        if not _unchanged(records, target, record):
+            return _skipped(target, RACED)
+        try:
+            done = converge(api, target, record.declared, live)
+        except Exception:
+            if _unchanged(records, target, record):
+                raise
+            return _skipped(target, RACED)  # its owner's Delete (or Update) ran meanwhile: theirs wins
+        _settle(api, records, target, record)
     except Exception as error:  # noqa: BLE001 - one config's failure must not hide the others' results
         reason = describe(error)
-        decision("drift_correction_failed", function=properties.get(FUNCTION_NAME), error=reason)
-        return Result(str(properties.get(FUNCTION_NAME)), error=reason)
-    declared = done.declared.settings.labelled()
+        decision("drift_correction_failed", function=str(target), error=reason)
+        return Result(str(target), error=reason)
+    declared = record.declared.labelled()
     before = done.live_before.labelled() if done.live_before else dict.fromkeys(declared)
     for field in done.step.changed:
         decision(
@@ -76,3 +109,26 @@ def check_one(api: Api, properties: Mapping[str, Any]) -> Result:
             action=done.step.action,
         )
     return Result(done.function_arn, done.step.action, done.step.changed)
+
+
+def _skipped(target: Target, reason: str) -> Result:
+    decision("drift_check_skipped_config", function=str(target), reason=reason)
+    return Result(str(target), skipped=reason)
+
+
+def _unchanged(records: Records, target: Target, record: Record) -> bool:
+    now = records.get(target.record)
+    return now is not None and now.version == record.version
+
+
+def _settle(api: Api, records: Records, target: Target, written: Record) -> None:
+    """After a correction: if the record changed meanwhile (its owner's Delete or Update ran while this check wrote),
+    the check's write may have undone theirs; redo what the record now says."""
+    now = records.get(target.record)
+    if now is not None and now.version == written.version:
+        return
+    decision("drift_correction_raced", function=str(target), record="gone" if now is None else "changed")
+    if now is not None:
+        reconcile(api, target, now.declared)
+    elif not written.retain:
+        let_go(api, target, written.prior)

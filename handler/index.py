@@ -12,16 +12,19 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+import stack
 from contract import (
+    CONFIGS,
     DATA_ACTION,
     DATA_CHANGED_FIELDS,
     DATA_CHECKED,
     DATA_CORRECTED,
     DATA_CORRECTIONS,
     DATA_FUNCTION_ARN,
-    DEPLOY_TOKEN,
+    DATA_SKIPPED,
     DRIFT_CHECK_TYPE,
     FUNCTION_NAME,
     REMOVAL_POLICY,
@@ -30,13 +33,26 @@ from contract import (
     InvalidProperty,
     is_config_arn,
 )
-from declarations import Declarations, Store
-from drift import Report, check
-from lambda_api import Api, Deadline, RateLimiter
+from drift import Item, Report, check
+from lambda_api import PROPAGATION_WINDOW, Api, Deadline, RateLimiter
 from log import decision
-from plan import DELETE, NONE
-from reconcile import describe, reconcile
+from plan import (
+    DELETE,
+    FORGET_PREVIOUS,
+    HAND_BACK,
+    NONE,
+    REFUSE,
+    RELEASE,
+    RESTORE,
+    Owner,
+    Record,
+    claim,
+    release,
+)
+from reconcile import Refused, converge, describe, let_go, reconcile
+from records import Records
 from respond import FAILED, SUCCESS, Opener, Responder
+from settings import Target, from_api, from_properties
 
 logging.getLogger().setLevel(logging.INFO)
 for _noisy in ("boto3", "botocore", "urllib3"):
@@ -47,11 +63,15 @@ NO_CONTEXT_SECONDS = 900.0
 NOT_CREATED = "not-created:"
 # Lambda's control-plane quota is shared by the whole account; the drift check keeps well below it.
 DRIFT_CHECK_RATE = 10.0
+# A scheduled check runs on a stack no deploy is changing (it checks first), so a refusal is not IAM catching up
+# with a new policy; it waits out a short lag only, and a refusal that lasts means a deploy removed the config
+# meanwhile (see `scheduled`).
+SCHEDULED_PROPAGATION_WINDOW = 10.0
 
 _clients: dict[str, Any] = {}
 
 
-def default_client(service: str = "lambda") -> Any:
+def default_client(service: str) -> Any:
     """One client per service per container; retries are ours (bounded by the deadline), so botocore tries once."""
     if service not in _clients:
         import boto3
@@ -78,18 +98,35 @@ class Outcome:
 
 @dataclass
 class Services:
-    """What a request needs from AWS, built once per request."""
+    """What a request needs from AWS: each client made on first use, every call bounded by the deadline."""
 
-    lambda_api: Api
-    store: Store
+    client: Callable[[str], Any]
+    deadline: Deadline
+    sleep: Callable[[float], None]
+    limiter: RateLimiter | None = None
+    propagation_window: float = PROPAGATION_WINDOW
+
+    @cached_property
+    def lambda_api(self) -> Api:
+        return Api(self.client("lambda"), self.deadline, self.sleep, self.limiter, self.propagation_window)
+
+    @cached_property
+    def records(self) -> Records:
+        return Records(Api(self.client("ssm"), self.deadline, self.sleep, None, self.propagation_window))
+
+    @cached_property
+    def stack(self) -> Api:
+        return Api(self.client("cloudformation"), self.deadline, self.sleep)
+
+
+ServicesFor = Callable[..., Services]
 
 
 def on_event(
     event: Mapping[str, Any],
     context: Any,
     *,
-    client: Any = None,
-    store: Store | None = None,
+    clients: Callable[[str], Any] | None = None,
     opener: Opener = urllib.request.urlopen,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
@@ -99,10 +136,9 @@ def on_event(
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else NO_CONTEXT_SECONDS
     deadline = Deadline.after(remaining - DEADLINE_MARGIN, clock)
 
-    def services(stack_id: str, rate: float | None = None) -> Services:
+    def services(rate: float | None = None, propagation: float = PROPAGATION_WINDOW) -> Services:
         limiter = RateLimiter(rate, clock, sleep) if rate else None
-        lambda_api = Api(client or default_client("lambda"), deadline, sleep, limiter)
-        return Services(lambda_api, store or Declarations(Api(default_client("ssm"), deadline, sleep), stack_id))
+        return Services(clients or default_client, deadline, sleep, limiter, propagation)
 
     if "ResponseURL" not in event and SCHEDULE_KEY in event:
         return scheduled(event, services)
@@ -140,25 +176,41 @@ def on_event(
     return responder.sent
 
 
-ServicesFor = Callable[..., Services]
-
-
 def dispatch(event: Mapping[str, Any], services: ServicesFor) -> Outcome:
     kind = event.get("RequestType")
     if kind not in ("Create", "Update", "Delete"):
         raise InvalidProperty(f"Unknown RequestType {kind!r}; expected Create, Update or Delete.")
-    stack_id = str(event.get("StackId", ""))
     if event.get("ResourceType") == DRIFT_CHECK_TYPE:
-        return drift_check(event, stack_id, services)
+        return drift_check(event, services)
     if kind == "Delete":
-        return remove(event, services(stack_id))
-    return converge(event, services(stack_id))
+        return remove(event, services())
+    return configure(event, services())
 
 
-def converge(event: Mapping[str, Any], services: Services) -> Outcome:
-    """A config's Create and Update: read the live config, write only what differs, remember the declaration."""
+def owner_of(event: Mapping[str, Any]) -> Owner:
+    return Owner(str(event.get("StackId", "")), str(event.get("LogicalResourceId", "")))
+
+
+def configure(event: Mapping[str, Any], services: Services) -> Outcome:
+    """A config's Create and Update: claim the config (its record is written before the config is touched), then
+    write only what differs from the live config. A config another stack owns is refused, untouched."""
     properties = event.get("ResourceProperties") or {}
-    done = reconcile(properties, services.lambda_api)
+    declared = from_properties(properties)
+    target, owner = declared.target, owner_of(event)
+    first = event.get("RequestType") == "Create" or event.get("PhysicalResourceId") != target.arn(owner.stack_id)
+    found = services.records.get(target.record)
+    live = services.lambda_api.get(**target.params())
+    retain = declared.removal_policy == REMOVAL_RETAIN
+    claimed = claim(owner, declared.settings, retain, found, from_api(live) if live else None, first)
+    if claimed.action == REFUSE or claimed.record is None:
+        raise Refused(f"{target} is {claimed.reason}.")
+    if claimed.record != found:
+        services.records.put(target.record, claimed.record)
+    try:
+        done = converge(services.lambda_api, target, declared.settings, live)
+    except Exception:
+        undo(services, target, found, live)
+        raise
     decision(
         "converged",
         request=event.get("RequestType"),
@@ -166,87 +218,143 @@ def converge(event: Mapping[str, Any], services: Services) -> Outcome:
         action=done.step.action,
         reason=done.step.reason,
         changed=list(done.step.changed),
-        declared=done.declared.settings.labelled(),
+        ownership=claimed.action,
+        ownership_reason=claimed.reason,
+        declared=declared.settings.labelled(),
         live_before=done.live_before.labelled() if done.live_before else None,
     )
     previous = event.get("PhysicalResourceId")
     if previous and previous != done.function_arn:
-        decision(
-            "replaced",
-            previous=previous,
-            current=done.function_arn,
-            note="CloudFormation deletes the previous config after the update",
-        )
-    remember(services.store.save, done.function_arn, properties)
+        decision("replaced", previous=previous, current=done.function_arn, note="CloudFormation deletes it later")
     return Outcome(done.function_arn, done.step.action, done.step.changed)
 
 
+def undo(services: Services, target: Target, found: Record | None, live: dict[str, Any] | None) -> None:
+    """A Create or Update that failed after its claim: the record as found, and the config as read at the start."""
+    try:
+        if found is None:
+            services.records.delete(target.record)
+        else:
+            services.records.put(target.record, found)
+        let_go(services.lambda_api, target, from_api(live) if live is not None else None)
+    except Exception as error:  # noqa: BLE001 - the event fails with its own reason either way
+        decision("undo_failed", function=str(target), error=describe(error))
+
+
 def remove(event: Mapping[str, Any], services: Services) -> Outcome:
-    """A config's Delete: remove the config this resource wrote, unless retained or never created."""
+    """A config's Delete: only the owner touches the config (deleted if it created it, put back as found if it
+    borrowed it, left if retained); the Delete of a resource that handed the config on leaves it alone."""
     physical_id = str(event.get("PhysicalResourceId", ""))
     if not is_config_arn(physical_id):
         decision("delete_skipped", physical_id=physical_id, reason="not a config this resource created")
         return Outcome(physical_id)
-    remember(services.store.remove, physical_id)
-    policy = str((event.get("ResourceProperties") or {}).get(REMOVAL_POLICY, "")).lower()
-    if policy == REMOVAL_RETAIN:
-        decision("delete_skipped", function=physical_id, reason="RemovalPolicy retain")
-        return Outcome(physical_id)
-    deleted = services.lambda_api.delete(FunctionName=physical_id)
-    decision(
-        "deleted" if deleted else "delete_skipped",
-        function=physical_id,
-        reason="deleted" if deleted else "config, alias or function already gone",
+    target, owner = Target.of_arn(physical_id), owner_of(event)
+    found = services.records.get(target.record)
+    retain = str((event.get("ResourceProperties") or {}).get(REMOVAL_POLICY, "")).lower() == REMOVAL_RETAIN
+    rolling_back = (
+        found is not None
+        and found.owner == owner
+        and found.previous is not None
+        and stack.is_rolling_back(stack.status(services.stack, owner.stack_id))
     )
-    return Outcome(physical_id, DELETE if deleted else NONE)
+    step = release(owner, found, retain, rolling_back)
+    action = NONE
+    if step.action in (FORGET_PREVIOUS, HAND_BACK) and step.record is not None:
+        services.records.put(target.record, step.record)
+        if step.action == HAND_BACK:
+            action = reconcile(services.lambda_api, target, step.record.declared).step.action
+    elif step.action in (RELEASE, RESTORE, DELETE) and found is not None:
+        services.records.delete(target.record)
+        try:
+            action = NONE if step.action == RELEASE else let_go(services.lambda_api, target, found.prior)
+        except Exception:
+            services.records.put(target.record, found)  # so that a retried Delete finds it
+            raise
+    decision("released", function=physical_id, ownership=step.action, reason=step.reason, action=action)
+    return Outcome(physical_id, action)
 
 
-def remember(action: Callable[..., None], *args: Any) -> None:
-    """Keep the drift check's record; a failure there must not fail a config that is already in place."""
-    try:
-        action(*args)
-    except Exception as error:  # noqa: BLE001 - the record is bookkeeping; the config itself is done
-        decision("declaration_not_recorded", function=args[0], error=describe(error))
-
-
-def drift_check(event: Mapping[str, Any], stack_id: str, services: ServicesFor) -> Outcome:
-    """The stack's drift check: on Create and Update, every declared config is read and corrected; a rollback and
-    a Delete have nothing to do, so they cannot leave the stack stuck."""
+def drift_check(event: Mapping[str, Any], services_for: ServicesFor) -> Outcome:
+    """The stack's drift check: reads and corrects exactly the configs the template declares (its `Configs`). A
+    rollback (the stack says so) and a Delete do nothing, so the check cannot leave the stack stuck."""
+    stack_id = str(event.get("StackId", ""))
     physical_id = f"drift-check:{stack_id.rsplit('/', 1)[-1]}"
-    new_token = str((event.get("ResourceProperties") or {}).get(DEPLOY_TOKEN, ""))
-    old_token = str((event.get("OldResourceProperties") or {}).get(DEPLOY_TOKEN, ""))
-    if event.get("RequestType") == "Delete" or (event.get("RequestType") == "Update" and new_token < old_token):
-        decision("drift_check_skipped", request=event.get("RequestType"), reason="delete or rollback")
+    services = services_for(DRIFT_CHECK_RATE)
+    kind = event.get("RequestType")
+    skip = "delete" if kind == "Delete" else rollback(services, stack_id) if kind == "Update" else ""
+    if skip:
+        decision("drift_check_skipped", request=kind, reason=skip)
         return Outcome(physical_id, data={DATA_CHECKED: "0", DATA_CORRECTED: "0", DATA_CORRECTIONS: ""})
-    report = run_check(stack_id, services)
+    arns = [str(arn) for arn in (event.get("ResourceProperties") or {}).get(CONFIGS) or [] if is_config_arn(arn)]
+    items = owned(services, [(Target.of_arn(arn), lambda owner: owner.stack_id == stack_id) for arn in arns])
+    report = run_check(services, items)
     corrections = "; ".join(f"{result.function} ({','.join(result.changed)})" for result in report.corrected)
     return Outcome(
         physical_id,
         data={
-            DATA_CHECKED: str(len(report.results)),
+            DATA_CHECKED: str(len(report.checked)),
             DATA_CORRECTED: str(len(report.corrected)),
             DATA_CORRECTIONS: corrections[:2000],
+            DATA_SKIPPED: str(len(report.skipped)),
         },
     )
+
+
+def owned(services: Services, targets: list[tuple[Target, Callable[[Owner], bool]]]) -> list[Item]:
+    """The configs to check with their records (read in batches); one whose record names another owner is skipped."""
+    records = services.records.get_many([target.record for target, _ in targets])
+    items = []
+    for target, ours in targets:
+        record = records[target.record]
+        skip = f"owned by {record.owner}" if record is not None and not ours(record.owner) else ""
+        items.append(Item(target, record, skip))
+    return items
+
+
+def rollback(services: Services, stack_id: str) -> str:
+    """Why an Update of the drift check must do nothing: the stack is rolling back (so the check must neither write
+    nor fail), or its status cannot be read (then it cannot tell, and doing nothing is the safe side)."""
+    try:
+        status = stack.status(services.stack, stack_id)
+    except Exception as error:  # noqa: BLE001 - a failure here must not fail a rollback
+        return f"stack status unreadable: {describe(error)}"
+    return f"stack is {status}" if stack.is_rolling_back(status) else ""
 
 
 class DriftNotCorrected(Exception):
     pass
 
 
-def run_check(stack_id: str, services: ServicesFor) -> Report:
-    """The drift check of one stack, at the drift-check rate; raises when any correction failed."""
-    needs = services(stack_id, DRIFT_CHECK_RATE)
-    report = check(needs.lambda_api, needs.store)
+def run_check(services: Services, items: list[Item]) -> Report:
+    """The drift check over some configs; raises when any correction failed."""
+    report = check(services.lambda_api, services.records, items)
     if report.failed:
         raise DriftNotCorrected(report.failure_reason())
     return report
 
 
-def scheduled(event: Mapping[str, Any], services: ServicesFor) -> dict[str, Any]:
-    """The scheduled drift check (EventBridge): the same check; failures raise, so the invocation counts as an
-    error in the function's metrics."""
+def scheduled(event: Mapping[str, Any], services_for: ServicesFor) -> dict[str, Any]:
+    """The scheduled drift check (EventBridge): the configs the stack holds now, as CloudFormation lists them, each
+    checked only if its record names that very resource as owner. Skipped while a deploy is under way (its own check
+    runs); failures that come from a deploy that started meanwhile (a config removed, its permission gone) are
+    reported as such. Other failures raise, so the invocation counts as an error in the function's metrics."""
     stack_id = str(event[SCHEDULE_KEY].get("StackId", ""))
     decision("received", request="ScheduledDriftCheck", stack_id=stack_id)
-    report = run_check(stack_id, services)
-    return {"summary": report.summary(), DATA_CORRECTED: len(report.corrected)}
+    services = services_for(DRIFT_CHECK_RATE, SCHEDULED_PROPAGATION_WINDOW)
+    before = stack.describe(services.stack, stack_id)
+    if before[0].endswith("_IN_PROGRESS"):
+        decision("drift_check_skipped", request="ScheduledDriftCheck", reason=f"stack is {before[0]}")
+        return {"summary": f"skipped: the stack is {before[0]}", DATA_CORRECTED: 0}
+    held = stack.configs(services.stack, stack_id)
+    items = owned(
+        services,
+        [(Target.of_arn(physical_id), Owner(stack_id, logical_id).__eq__) for logical_id, physical_id in held],
+    )
+    report = check(services.lambda_api, services.records, items)
+    summary = {"summary": report.summary(), DATA_CORRECTED: len(report.corrected)}
+    if report.failed and stack.describe(services.stack, stack_id) != before:
+        decision("drift_check_overtaken", failed=len(report.failed), reason="a deploy changed the stack meanwhile")
+        return summary | {"summary": f"{report.summary()}; the stack changed during the check, failures ignored"}
+    if report.failed:
+        raise DriftNotCorrected(report.failure_reason())
+    return summary

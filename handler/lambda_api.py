@@ -1,4 +1,5 @@
-"""The effects: Lambda event-invoke-config calls, retried within the invocation's deadline."""
+"""The effects: AWS calls (Lambda's event-invoke-config, SSM's records, CloudFormation's view of the stack), each
+retried within the invocation's deadline."""
 
 from __future__ import annotations
 
@@ -24,13 +25,22 @@ TRANSIENT_CODES = frozenset(
 )
 # Lambda's checks of the execution role right after a deploy grants it the send permission (IAM propagation).
 PROPAGATION = re.compile(r"execution role does not have permissions|The destination ARN .* is invalid")
+# The handler's own permissions right after the deploy changed its policy: IAM is eventually consistent, and a new
+# statement can be refused for a while (Lambda and SSM say AccessDeniedException, CloudFormation AccessDenied).
+DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
+# Both kinds are retried for up to 2 minutes: the window the Terraform provider gives the same Lambda checks, far
+# beyond the seconds IAM usually needs, and well inside the handler's 5-minute timeout.
 PROPAGATION_WINDOW = 120.0
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 
 
 class DeadlineReached(Exception):
-    """The next retry would end after the invocation's deadline."""
+    """The next retry would end after the invocation's deadline, or the deadline has passed."""
+
+
+class StillDenied(Exception):
+    """A call still refused by IAM after the propagation window: says which action on which resource."""
 
 
 @dataclass
@@ -70,9 +80,20 @@ def retry_kind(error: Exception) -> str | None:
     """ "transient" (throttling, conflict, service or network fault), "propagation" (IAM not yet consistent) or None."""
     if not isinstance(error, ClientError) or error_code(error) in TRANSIENT_CODES:
         return "transient"
+    if error_code(error) in DENIED_CODES:
+        return "propagation"
     if error_code(error) == "InvalidParameterValueException" and PROPAGATION.search(error_message(error)):
         return "propagation"
     return None
+
+
+def subject(operation: str, params: dict[str, Any]) -> str:
+    """What a call acts on, for a message: the function and qualifier, the parameter or the stack."""
+    for key in ("FunctionName", "Name", "Names", "StackName"):
+        if key in params:
+            qualifier = f" (Qualifier {params['Qualifier']})" if "Qualifier" in params else ""
+            return f"{params[key]}{qualifier}"
+    return operation
 
 
 class RateLimiter:
@@ -104,6 +125,7 @@ class Api:
     deadline: Deadline
     sleep: Callable[[float], None] = time.sleep
     limiter: RateLimiter | None = None
+    propagation_window: float = PROPAGATION_WINDOW
 
     def get(self, **params: Any) -> dict[str, Any] | None:
         try:
@@ -129,10 +151,17 @@ class Api:
             raise
         return True
 
+    def action(self, operation: str) -> str:
+        """The IAM action of an operation: `lambda:GetFunctionEventInvokeConfig`."""
+        meta = self.client.meta
+        return f"{meta.service_model.signing_name}:{meta.method_to_api_mapping.get(operation, operation)}"
+
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
         attempt = 0
         propagation_since: float | None = None
         while True:
+            if self.deadline.remaining() <= 0:
+                raise DeadlineReached(f"{operation} not started: the invocation's deadline has passed")
             if self.limiter is not None:
                 self.limiter.acquire()
             try:
@@ -145,8 +174,13 @@ class Api:
                 if kind == "propagation":
                     now = self.deadline.clock()
                     propagation_since = now if propagation_since is None else propagation_since
-                    if now - propagation_since >= PROPAGATION_WINDOW:
-                        raise
+                    if now - propagation_since >= self.propagation_window:
+                        if error_code(error) not in DENIED_CODES:
+                            raise
+                        raise StillDenied(
+                            f"{self.action(operation)} on {subject(operation, params)} still denied after "
+                            f"{self.propagation_window:.0f} s of IAM propagation: {error_message(error)}"
+                        ) from error
                 delay = full_jitter(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
                 if delay >= self.deadline.remaining():
                     raise DeadlineReached(

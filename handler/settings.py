@@ -10,8 +10,11 @@ from typing import Any
 from contract import (
     DESTINATION,
     DESTINATION_CONFIG,
+    DESTINATION_PATTERN,
     EVENT_AGE_RANGE,
     FUNCTION_NAME,
+    FUNCTION_NAME_PATTERN,
+    LATEST,
     MAXIMUM_EVENT_AGE_IN_SECONDS,
     MAXIMUM_RETRY_ATTEMPTS,
     ON_FAILURE,
@@ -26,6 +29,8 @@ from contract import (
     check_destination,
     check_range,
     is_self_destination,
+    parse_function_name,
+    record_name,
     resolve_qualifier,
 )
 
@@ -82,8 +87,29 @@ class Target:
     function_name: str
     qualifier: str
 
+    @classmethod
+    def of_arn(cls, arn: str) -> Target:
+        """The config a qualified function ARN (a physical id) names."""
+        _, qualifier = parse_function_name(arn)
+        return cls(arn, qualifier or LATEST)
+
     def params(self) -> dict[str, str]:
         return {FUNCTION_NAME: self.function_name, QUALIFIER: self.qualifier}
+
+    @property
+    def record(self) -> str:
+        """The name of the SSM parameter that records who owns this config."""
+        return record_name(self.function_name, self.qualifier)
+
+    def arn(self, stack_id: str) -> str:
+        """The qualified ARN Lambda reports for this config; what the name leaves out is the stack's."""
+        match = FUNCTION_NAME_PATTERN.fullmatch(self.function_name)
+        stack = DESTINATION_PATTERN.fullmatch(stack_id)
+        assert match is not None and stack is not None, (self.function_name, stack_id)
+        partition = (match.group("arn") or "").split(":")[1:2] or [stack.group("partition")]
+        region = (match.group("region") or "").rstrip(":") or stack.group("region")
+        account = (match.group("account") or "").rstrip(":") or stack.group("account")
+        return f"arn:{partition[0]}:lambda:{region}:{account}:function:{match.group('name')}:{self.qualifier}"
 
     def __str__(self) -> str:
         return f"{self.function_name} ({QUALIFIER} {self.qualifier})"

@@ -3,16 +3,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import emulator
+import iam
 import index
 import pytest
-from cloudformation import STACK_ID, Context, ResponseServer
-from declarations import Declarations
-from lambda_api import Api, Deadline
+from cloudformation import STACK_ID, Context, ResponseServer, StaticStack
 from local_cloud import create_function
+from stack_harness import synthesized_policy
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -22,7 +22,11 @@ ROLE = "arn:aws:iam::000000000000:role/async-invoke-test"
 
 @pytest.fixture(scope="session")
 def endpoint() -> Iterator[str]:
-    """LocalStack, started once per run. A failure to start fails the tests that need it; nothing is skipped."""
+    """LocalStack, started once per run (or one already running at $EMULATOR_ENDPOINT). A failure to start fails the
+    tests that need it; nothing is skipped."""
+    if os.environ.get("EMULATOR_ENDPOINT"):
+        yield os.environ["EMULATOR_ENDPOINT"]
+        return
     running = emulator.start()
     try:
         yield running.endpoint
@@ -62,15 +66,29 @@ def aws(endpoint: str) -> Aws:
 
 @dataclass
 class CloudFormation:
-    """Sends events to the handler as CloudFormation would and returns the answer the response server received."""
+    """Sends events to the handler as CloudFormation would and returns the answer the response server received.
+    Every call the handler makes is checked against the policy a stack declaring the events' functions synthesizes;
+    a refused call fails the test."""
 
     server: ResponseServer
-    client: Any
-    store: Declarations
+    aws: Aws
+    world: iam.World = field(default_factory=iam.World)
+    functions: list[str] = field(default_factory=list)
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self.clients:
+            endpoint = self.server.url if service == "cloudformation" else self.aws.endpoint
+            self.clients[service] = iam.install(emulator.client(endpoint, service), self.world)
+        return self.clients[service]
 
     def send(self, request_type: str, properties: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if properties["FunctionName"] not in self.functions:
+            self.functions.append(properties["FunctionName"])
+            self.world.statements = synthesized_policy(self.functions, STACK_ID)
         event = self.server.event(request_type, properties, **kwargs)
-        index.on_event(event, Context(), client=self.client, store=self.store)
+        index.on_event(event, Context(), clients=self.client)
+        assert self.world.denied == [], self.world.denied
         answers = self.server.answers(event)
         assert len(answers) == 1, answers
         return answers[0]
@@ -79,5 +97,5 @@ class CloudFormation:
 @pytest.fixture
 def cfn(aws: Aws) -> Iterator[CloudFormation]:
     with ResponseServer() as server:
-        store = Declarations(Api(aws.client("ssm"), Deadline.after(3600)), STACK_ID)
-        yield CloudFormation(server, aws.client("lambda"), store)
+        server.stacks[STACK_ID] = StaticStack()
+        yield CloudFormation(server, aws)

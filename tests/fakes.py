@@ -1,22 +1,82 @@
-"""A declarations store in a dict, for tests that are not about SSM."""
+"""In-memory stand-ins for the SSM records and CloudFormation's view of the stack, for tests that are not about
+them; each answers like the real API (same errors, versions that grow with each write)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
-from declarations import NOT_STORED
+import boto3
+from botocore.exceptions import ClientError
+
+_META = {
+    service: boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").meta
+    for service in ("ssm", "cloudformation")
+}
 
 
-class MemoryStore:
+class MemorySsm:
+    meta = _META["ssm"]
+
     def __init__(self) -> None:
-        self.saved: dict[str, dict[str, Any]] = {}
+        self.parameters: dict[str, tuple[str, int]] = {}
+        self.calls: list[str] = []
 
-    def save(self, function_arn: str, properties: Mapping[str, Any]) -> None:
-        self.saved[function_arn] = {key: value for key, value in properties.items() if key not in NOT_STORED}
+    def _missing(self, operation: str, name: str) -> ClientError:
+        error = {"Error": {"Code": "ParameterNotFound", "Message": f"Parameter {name} not found."}}
+        return ClientError(error, operation)  # type: ignore[arg-type]
 
-    def remove(self, function_arn: str) -> None:
-        self.saved.pop(function_arn, None)
+    def get_parameter(self, Name: str) -> dict[str, Any]:  # noqa: N803 - the API's names
+        self.calls.append("GetParameter")
+        if Name not in self.parameters:
+            raise self._missing("GetParameter", Name)
+        value, version = self.parameters[Name]
+        return {"Parameter": {"Name": Name, "Value": value, "Version": version}}
 
-    def load(self) -> list[dict[str, Any]]:
-        return list(self.saved.values())
+    def get_parameters(self, Names: list[str]) -> dict[str, Any]:  # noqa: N803
+        self.calls.append("GetParameters")
+        assert len(Names) <= 10
+        found = [
+            {"Name": name, "Value": self.parameters[name][0], "Version": self.parameters[name][1]}
+            for name in Names
+            if name in self.parameters
+        ]
+        return {"Parameters": found, "InvalidParameters": [name for name in Names if name not in self.parameters]}
+
+    def put_parameter(self, Name: str, Value: str, Type: str, Overwrite: bool) -> dict[str, Any]:  # noqa: N803
+        self.calls.append("PutParameter")
+        version = self.parameters.get(Name, ("", 0))[1] + 1
+        self.parameters[Name] = (Value, version)
+        return {"Version": version, "Tier": "Standard"}
+
+    def delete_parameter(self, Name: str) -> dict[str, Any]:  # noqa: N803
+        self.calls.append("DeleteParameter")
+        if Name not in self.parameters:
+            raise self._missing("DeleteParameter", Name)
+        del self.parameters[Name]
+        return {}
+
+
+class FakeStack:
+    """DescribeStacks and ListStackResources of one stack, with the status and resources a test sets."""
+
+    meta = _META["cloudformation"]
+
+    def __init__(self, status: str = "UPDATE_IN_PROGRESS") -> None:
+        self.status = status
+        self.resources: list[dict[str, str]] = []
+        self.calls: list[str] = []
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:  # noqa: N803
+        self.calls.append("DescribeStacks")
+        return {"Stacks": [{"StackId": StackName, "StackName": StackName.split("/")[1], "StackStatus": self.status}]}
+
+    def list_stack_resources(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:  # noqa: N803
+        self.calls.append("ListStackResources")
+        return {"StackResourceSummaries": self.resources}
+
+
+def clients(**given: Any) -> Callable[[str], Any]:
+    """A client factory for `index.on_event`: the given clients, in-memory SSM and CloudFormation for the rest."""
+    made = {"ssm": MemorySsm(), "cloudformation": FakeStack()} | given
+    return made.__getitem__

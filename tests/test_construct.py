@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from typing import cast
 
 import aws_cdk as cdk
@@ -27,10 +28,11 @@ def make_stack(env: cdk.Environment | None = None, path_metadata: bool = False) 
     return cdk.Stack(app, "Stack", env=env)
 
 
-def function(stack: cdk.Stack, id_: str = "Fn") -> lambda_.Function:
+def function(stack: cdk.Stack, id_: str = "Fn", name: str | None = None) -> lambda_.Function:
     return lambda_.Function(
         stack,
         id_,
+        function_name=name,
         runtime=lambda_.Runtime.PYTHON_3_13,
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
@@ -42,9 +44,21 @@ def logical_id(stack: cdk.Stack, construct: IConstruct) -> str:
 
 
 def handler_policies(template: Template) -> dict[str, dict]:
+    """The handler role's inline policies by name, and the managed policy of its targets as `Targets`."""
     roles = template.find_resources("AWS::IAM::Role", {"Properties": {"Policies": Match.any_value()}})
     (role,) = roles.values()
-    return {policy["PolicyName"]: policy["PolicyDocument"] for policy in role["Properties"]["Policies"]}
+    found = {policy["PolicyName"]: policy["PolicyDocument"] for policy in role["Properties"]["Policies"]}
+    managed = template.find_resources("AWS::IAM::ManagedPolicy")
+    if managed:
+        ((_, policy),) = managed.items()
+        found["Targets"] = policy["Properties"]["PolicyDocument"]
+    return found
+
+
+def target_statements(template: Template) -> tuple[dict, dict]:
+    """(the Lambda statement, the records statement) of the targets' managed policy."""
+    lambda_statement, records = handler_policies(template)["Targets"]["Statement"]
+    return lambda_statement, records
 
 
 def test_one_handler_per_stack_however_many_configs():
@@ -228,23 +242,37 @@ def test_function_by_name_with_a_destination_object_warns_and_grants_nothing():
     Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp("grant it yourself"))
 
 
-def test_handler_may_call_only_the_config_actions_on_its_targets():
+def test_handler_may_call_only_the_config_actions_on_its_targets_and_read_its_own_stack():
     stack = make_stack()
     fn = function(stack)
     AsyncInvokeConfig(stack, "A", function=fn, retry_attempts=0)
     AsyncInvokeConfig(stack, "B", function="legacy", retry_attempts=0)
     fn_arn = {"Fn::GetAtt": [logical_id(stack, fn), "Arn"]}
+    template = Template.from_stack(stack)
 
-    policies = handler_policies(Template.from_stack(stack))
+    policies = handler_policies(template)
+    lambda_statement, records = target_statements(template)
 
-    (statement,) = policies["EventInvokeConfig"]["Statement"]
-    assert statement["Action"] == ACTIONS
-    assert statement["Resource"] == [
+    assert lambda_statement["Action"] == ACTIONS
+    legacy = {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:legacy"}
+    assert lambda_statement["Resource"] == [
         fn_arn,
         {"Fn::Join": ["", [fn_arn, ":*"]]},
-        {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:legacy"},
-        {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:legacy:*"},
+        legacy,
+        {"Fn::Join": ["", [legacy, ":*"]]},
     ]
+    assert records["Action"] == ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"]
+    assert [json.dumps(arn) for arn in records["Resource"]] == [
+        json.dumps(
+            stack.resolve(
+                stack.format_arn(service="ssm", resource="parameter", resource_name=f"async-invoke-config/{name}/*")
+            )
+        )
+        for name in (fn.function_name, "legacy")
+    ]
+    (stack_statement,) = policies["Stack"]["Statement"]
+    assert stack_statement["Action"] == ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"]
+    assert stack_statement["Resource"] == [{"Ref": "AWS::StackId"}]
     assert "*" not in json.dumps(list(policies.values())).replace(':*"', "").replace('/*"', "")
 
 
@@ -259,9 +287,100 @@ def test_configs_on_one_function_share_its_policy_entries():
         retry_attempts=1,
     )
 
-    (statement,) = handler_policies(Template.from_stack(stack))["EventInvokeConfig"]["Statement"]
+    lambda_statement, records = target_statements(Template.from_stack(stack))
 
-    assert len(statement["Resource"]) == 2
+    assert (len(lambda_statement["Resource"]), len(records["Resource"])) == (2, 1)
+
+
+def test_each_config_waits_for_the_policy_that_lets_the_handler_configure_it():
+    stack = make_stack()
+    AsyncInvokeConfig(stack, "A", function="a", retry_attempts=0)
+    AsyncInvokeConfig(stack, "B", function="b", retry_attempts=0)
+    template = Template.from_stack(stack)
+
+    ((policy_id, policy),) = template.find_resources("AWS::IAM::ManagedPolicy").items()
+    configs = template.find_resources(CONFIG)
+    assert all(policy_id in config["DependsOn"] for config in configs.values())
+    role = logical_id(stack, stack.node.find_child("AsyncInvokeConfigProvider").node.find_child("Role"))
+    assert policy["Properties"]["Roles"] == [{"Ref": role}]
+
+
+def policy_id(build) -> str:
+    app = cdk.App(context={"async-invoke-config:deploy-token": uuid.uuid4().hex})  # each synth a deploy of its own
+    stack = cdk.Stack(app, "Stack")
+    build(stack)
+    (found,) = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
+    return found
+
+
+def test_the_policy_is_replaced_exactly_when_what_it_grants_may_change():
+    """A new logical id means CloudFormation creates the new policy in the update and deletes the old one only in
+    the cleanup, after the configs that still need it."""
+
+    def named(*names):
+        return lambda stack: [AsyncInvokeConfig(stack, n, function=n, retry_attempts=0) for n in names]
+
+    def in_stack(name):
+        return lambda stack: AsyncInvokeConfig(stack, "Config", function=function(stack, name=name), retry_attempts=0)
+
+    def by_parameter(stack):
+        arn = cdk.CfnParameter(stack, "FunctionArn").value_as_string
+        AsyncInvokeConfig(
+            stack, "Config", function=lambda_.Function.from_function_arn(stack, "Fn", arn), retry_attempts=0
+        )
+
+    assert policy_id(named("a", "b")) == policy_id(named("a", "b"))
+    assert policy_id(named("a", "b")) != policy_id(named("a"))
+    assert policy_id(named("a")) != policy_id(named("c"))
+    assert policy_id(in_stack("x")) == policy_id(in_stack("x"))
+    assert policy_id(in_stack("x")) != policy_id(in_stack("y"))  # a new name replaces the function: a new ARN
+    assert policy_id(by_parameter) != policy_id(by_parameter)  # a parameter may name another function any deploy
+
+
+def test_a_stack_with_no_config_has_no_empty_policy():
+    stack = make_stack()
+    AsyncInvokeConfig.configure_drift_check(stack, schedule=cdk.Duration.hours(1))
+    template = Template.from_stack(stack)
+
+    template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
+    documents = handler_policies(template).values()
+    assert all(statement["Resource"] for document in documents for statement in document["Statement"])
+
+
+def test_the_handlers_own_async_invocations_end_before_cloudformation_stops_waiting():
+    stack = make_stack()
+    AsyncInvokeConfig(stack, "A", function="a", retry_attempts=0)
+    template = Template.from_stack(stack)
+
+    (own,) = template.find_resources("AWS::Lambda::EventInvokeConfig").values()
+    (config,) = template.find_resources(CONFIG).values()
+    (handler,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "index.on_event"}}
+    ).values()
+    assert own["Properties"]["MaximumRetryAttempts"] == 0
+    latest_end = own["Properties"]["MaximumEventAgeInSeconds"] + handler["Properties"]["Timeout"]
+    assert latest_end < int(config["Properties"]["ServiceTimeout"])
+
+
+def test_a_config_named_by_qualifier_waits_for_that_alias_or_version_of_the_stack():
+    stack = make_stack()
+    fn = function(stack)
+    live = lambda_.Alias(stack, "Live", alias_name="live", version=fn.current_version)
+    lambda_.Alias(stack, "Beta", alias_name="beta", version=fn.current_version)
+    AsyncInvokeConfig(stack, "OnLive", function=fn, qualifier="live", retry_attempts=0)
+    AsyncInvokeConfig(stack, "OnVersion", function=fn, qualifier="1", retry_attempts=0)
+    AsyncInvokeConfig(stack, "OnLatest", function=fn, retry_attempts=0)
+    template = Template.from_stack(stack).to_json()["Resources"]
+
+    def depends(construct_id):
+        config = cast(AsyncInvokeConfig, stack.node.find_child(construct_id))
+        return set(template[logical_id(stack, config.resource)].get("DependsOn", []))
+
+    assert logical_id(stack, live) in depends("OnLive")
+    assert logical_id(stack, stack.node.find_child("Beta")) not in depends("OnLive")
+    version = logical_id(stack, fn.current_version)  # its logical id gets a hash of the function when synthesized
+    assert any(dependency.startswith(version) for dependency in depends("OnVersion"))
+    assert logical_id(stack, live) not in depends("OnLatest")
 
 
 @functools.cache
@@ -284,24 +403,26 @@ def many(count: int) -> tuple[cdk.Stack, Template]:
 def test_past_the_size_budget_the_policy_scopes_to_the_account_and_region_and_says_so():
     stack, template = many(40)
 
-    (statement,) = handler_policies(template)["EventInvokeConfig"]["Statement"]
+    lambda_statement, records = target_statements(template)
 
-    assert statement["Resource"] == [
-        {
+    def everything(service, resource):
+        return {
             "Fn::Join": [
                 "",
                 [
                     "arn:",
                     {"Ref": "AWS::Partition"},
-                    ":lambda:",
+                    f":{service}:",
                     {"Ref": "AWS::Region"},
                     ":",
                     {"Ref": "AWS::AccountId"},
-                    ":function:*",
+                    resource,
                 ],
             ]
         }
-    ]
+
+    assert lambda_statement["Resource"] == [everything("lambda", ":function:*")]
+    assert records["Resource"] == [everything("ssm", ":parameter/async-invoke-config/*")]
     Annotations.from_stack(stack).has_info(
         "/Stack/AsyncInvokeConfigProvider", Match.string_like_regexp("scoped to every function")
     )
@@ -310,9 +431,9 @@ def test_past_the_size_budget_the_policy_scopes_to_the_account_and_region_and_sa
 def test_below_the_size_budget_each_function_is_listed():
     _, template = many(20)
 
-    (statement,) = handler_policies(template)["EventInvokeConfig"]["Statement"]
+    lambda_statement, records = target_statements(template)
 
-    assert len(statement["Resource"]) == 40
+    assert (len(lambda_statement["Resource"]), len(records["Resource"])) == (40, 20)
 
 
 def resolved_size(document: dict) -> int:
@@ -332,9 +453,12 @@ def test_scale_one_resource_per_config_and_a_deployable_policy(count):
     stack, template = many(count)
     resources = template.to_json()["Resources"]
 
-    assert len(resources) == count + 4 + 1  # configs; handler, role, log group, drift check; the queue
+    # configs; handler, its own async settings, role, targets' policy, log group, drift check; the queue
+    assert len(resources) == count + 6 + 1
     assert len(resources) < 500
-    assert sum(resolved_size(document) for document in handler_policies(template).values()) < 10240
+    policies = handler_policies(template)
+    assert resolved_size(policies.pop("Targets")) < 6144
+    assert sum(resolved_size(document) for document in policies.values()) < 10240
 
 
 def template_bytes(template: Template) -> int:

@@ -179,6 +179,26 @@ def test_two_configs_for_one_in_stack_function_are_rejected():
         build(stack, function=function, max_event_age=cdk.Duration.minutes(5))
 
 
+def test_one_in_app_function_configured_from_two_stacks_is_rejected():
+    app = cdk.App()
+    home = cdk.Stack(app, "Home", env=ENV)
+    function = fn(home)
+    build(home, function=function)
+
+    with pytest.raises(ValueError, match="already has an AsyncInvokeConfig at Home/Config"):
+        build(cdk.Stack(app, "Elsewhere", env=ENV), function=function)
+
+
+def test_environment_agnostic_stages_may_name_the_same_function():
+    app = cdk.App()
+    for stage in ("Beta", "Prod"):
+        build(cdk.Stack(cdk.Stage(app, stage), "Service"), function="orders")
+
+    build(cdk.Stack(cdk.Stage(app, "Gamma"), "Service", env=ENV), function="orders")
+    with pytest.raises(ValueError, match="already has an AsyncInvokeConfig at Gamma/Service/Config"):
+        build(cdk.Stack(cdk.Stage(app, "Delta"), "Service", env=ENV), function="orders:$LATEST")
+
+
 def test_unresolved_tokens_skip_the_checks_they_cannot_make():
     stack = cdk.Stack(cdk.App(), "Stack")
     retries = cdk.CfnParameter(stack, "Retries", type="Number")

@@ -28,15 +28,15 @@ def drift_checks(template: dict) -> dict[str, dict]:
     return {key: value for key, value in template["Resources"].items() if value["Type"] == DRIFT}
 
 
-def test_one_drift_check_per_stack_runs_after_every_config():
+def test_one_drift_check_per_stack_runs_after_every_config_and_reads_only_those():
     template = synth(count=5)
 
     (check,) = drift_checks(template).values()
     configs = [
         key for key, value in template["Resources"].items() if value["Type"] == "Custom::LambdaAsyncInvokeConfig"
     ]
-    assert sorted(check["DependsOn"]) == sorted(configs)
-    assert set(check["Properties"]) == {"ServiceToken", "ServiceTimeout", "DeployToken"}
+    assert sorted(ref["Ref"] for ref in check["Properties"]["Configs"]) == sorted(configs)
+    assert set(check["Properties"]) == {"ServiceToken", "ServiceTimeout", "DeployToken", "Configs", "Declarations"}
 
 
 def test_each_synth_gets_a_new_token_and_only_the_drift_check_changes():
@@ -125,15 +125,34 @@ def test_schedule_below_one_minute_is_rejected():
         AsyncInvokeConfig.configure_drift_check(stack, schedule=cdk.Duration.seconds(30))
 
 
-def test_declarations_are_scoped_to_the_stacks_parameter_path():
-    template = synth()
+def declarations(build) -> str:
+    app = cdk.App(context={TOKEN_CONTEXT: "fixed"})
+    stack = cdk.Stack(app, "Stack")
+    build(stack)
+    (check,) = drift_checks(dict(Template.from_stack(stack).to_json())).values()
+    return str(check["Properties"]["Declarations"])
 
-    (role,) = [
-        v for v in template["Resources"].values() if v["Type"] == "AWS::IAM::Role" and "Policies" in v["Properties"]
-    ]
-    policies = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Properties"]["Policies"]}
-    (statement,) = policies["Declarations"]
-    assert statement["Action"] == ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParametersByPath"]
-    text = json.dumps(statement["Resource"])
-    assert ":parameter/async-invoke-config/" in text
-    assert '"AWS::StackId"' in text
+
+def test_with_a_fixed_token_the_check_changes_exactly_when_a_config_does():
+    def configs(*names, retry=0, extra=None):
+        def build(stack):
+            for name in names:
+                AsyncInvokeConfig(stack, name, function=name.lower(), retry_attempts=retry)
+            if extra:
+                extra(stack)
+
+        return build
+
+    base = declarations(configs("A", "B"))
+
+    assert declarations(configs("A", "B")) == base
+    assert declarations(configs("A", "B", extra=lambda s: cdk.aws_sqs.Queue(s, "Unrelated"))) == base
+    assert declarations(configs("A")) != base  # removed
+    assert declarations(configs("A", "B", "C")) != base  # added
+    assert declarations(configs("A", "B", retry=1)) != base  # changed
+
+    def renamed(stack):
+        AsyncInvokeConfig(stack, "A", function="a", retry_attempts=0)
+        AsyncInvokeConfig(stack, "Renamed", function="b", retry_attempts=0)
+
+    assert declarations(renamed) != base

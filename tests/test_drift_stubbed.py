@@ -1,4 +1,4 @@
-"""The drift check and the declarations it reads, with botocore's Stubber (one worker, so calls come in order)."""
+"""The drift check and the records it reads, with botocore's Stubber (one worker, so calls come in order)."""
 
 from __future__ import annotations
 
@@ -11,29 +11,28 @@ import index
 import pytest
 from botocore.stub import Stubber
 from cloudformation import Context
-from declarations import Declarations, parameter_name
+from fakes import FakeStack, MemorySsm
 from lambda_api import Api, Deadline
-from memory_store import MemoryStore
-from recorded import ARN, error, response
+from plan import Handover, Owner, Record
+from recorded import error, response
+from records import Records, decode, encode
+from settings import from_api
 from test_handler_stubbed import FakeClock, Opener, load
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Orders/5b2f1a40-0000-11f0-0000-000000000000"
 DLQ = "arn:aws:sqs:us-east-1:111111111111:orders-dlq"
 NAMES = ("orders", "billing", "shipping")
+DECLARED = from_api({"MaximumRetryAttempts": 1, "DestinationConfig": {"OnFailure": {"Destination": DLQ}}})
 
 
-def declared(name: str, retry: str = "1") -> dict:
-    return {
-        "FunctionName": name,
-        "MaximumRetryAttempts": retry,
-        "DestinationConfig": {"OnFailure": {"Destination": DLQ}},
-    }
+def arn(name: str) -> str:
+    return f"arn:aws:lambda:us-east-1:111111111111:function:{name}:$LATEST"
 
 
 def live(name: str, retry: int = 1, destination: str | None = DLQ) -> dict:
     return response(
         "get_invokeconfig",
-        FunctionArn=f"arn:aws:lambda:us-east-1:111111111111:function:{name}:$LATEST",
+        FunctionArn=arn(name),
         MaximumRetryAttempts=retry,
         DestinationConfig={"OnSuccess": {}, "OnFailure": {"Destination": destination} if destination else {}},
     ) | {"MaximumEventAgeInSeconds": None}
@@ -47,41 +46,48 @@ class DriftHarness:
     def __init__(self) -> None:
         self.client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
         self.stub = Stubber(self.client)
-        self.store = MemoryStore()
+        self.ssm = MemorySsm()
+        self.stack = FakeStack("UPDATE_IN_PROGRESS")
         for name in NAMES:
-            self.store.save(f"arn:aws:lambda:us-east-1:111111111111:function:{name}:$LATEST", declared(name))
+            self.own(name, Record(Owner(STACK_ID, f"{name.title()}Async"), DECLARED))
+        self.ssm.calls.clear()
         self.clock = FakeClock()
         self.opener = Opener()
 
-    def get(self, name: str, body: dict) -> None:
-        self.stub.add_response(
-            "get_function_event_invoke_config", clean(body), {"FunctionName": name, "Qualifier": "$LATEST"}
+    def own(self, name: str, record: Record) -> None:
+        self.ssm.put_parameter(
+            Name=f"/async-invoke-config/{name}/.LATEST", Value=encode(record), Type="String", Overwrite=True
         )
 
-    def event(self, kind: str, token: str = "20261127T100000Z", old_token: str | None = None) -> dict:
+    def clients(self, service: str):
+        return {"lambda": self.client, "ssm": self.ssm, "cloudformation": self.stack}[service]
+
+    def get(self, name: str, body: dict) -> None:
+        self.stub.add_response(
+            "get_function_event_invoke_config", clean(body), {"FunctionName": arn(name), "Qualifier": "$LATEST"}
+        )
+
+    def event(self, kind: str, configs: tuple[str, ...] = NAMES) -> dict:
         event = load("create") | {
             "RequestType": kind,
             "ResourceType": "Custom::LambdaAsyncInvokeConfigDriftCheck",
             "LogicalResourceId": "DriftCheck",
             "StackId": STACK_ID,
-            "ResourceProperties": {"ServiceToken": "arn:token", "DeployToken": token},
+            "ResourceProperties": {
+                "ServiceToken": "arn:token",
+                "DeployToken": "t2",
+                "Configs": [arn(n) for n in configs],
+            },
         }
         if kind != "Create":
             event["PhysicalResourceId"] = "drift-check:5b2f1a40-0000-11f0-0000-000000000000"
-        if old_token is not None:
-            event["OldResourceProperties"] = {"ServiceToken": "arn:token", "DeployToken": old_token}
+            event["OldResourceProperties"] = {"ServiceToken": "arn:token", "DeployToken": "t1", "Configs": []}
         return event
 
     def run(self, event: dict) -> dict:
         with self.stub:
             index.on_event(
-                event,
-                Context(),
-                client=self.client,
-                store=self.store,
-                opener=self.opener,
-                sleep=self.clock.sleep,
-                clock=self.clock,
+                event, Context(), clients=self.clients, opener=self.opener, sleep=self.clock.sleep, clock=self.clock
             )
         assert len(self.opener.bodies) == 1
         return self.opener.bodies[0]
@@ -97,11 +103,12 @@ def test_every_declared_config_is_read_and_none_written_when_in_sync(d):
     for name in NAMES:
         d.get(name, live(name))
 
-    body = d.run(d.event("Update", old_token="20261126T100000Z"))
+    body = d.run(d.event("Update"))
 
     d.stub.assert_no_pending_responses()
     assert body["Status"] == "SUCCESS"
-    assert body["Data"] == {"Checked": "3", "Corrected": "0", "Corrections": ""}
+    assert body["Data"] == {"Checked": "3", "Corrected": "0", "Corrections": "", "Skipped": "0"}
+    assert d.ssm.calls == ["GetParameters"]
 
 
 def test_drifted_config_is_corrected_and_reported_per_field(d, caplog):
@@ -112,7 +119,7 @@ def test_drifted_config_is_corrected_and_reported_per_field(d, caplog):
         "update_function_event_invoke_config",
         clean(live("billing")),
         {
-            "FunctionName": "billing",
+            "FunctionName": arn("billing"),
             "Qualifier": "$LATEST",
             "MaximumRetryAttempts": 1,
             "DestinationConfig": {"OnFailure": {"Destination": DLQ}},
@@ -120,7 +127,7 @@ def test_drifted_config_is_corrected_and_reported_per_field(d, caplog):
     )
     d.get("shipping", live("shipping"))
 
-    body = d.run(d.event("Update", old_token="20261126T100000Z"))
+    body = d.run(d.event("Update"))
 
     d.stub.assert_no_pending_responses()
     assert (body["Status"], body["Data"]["Checked"], body["Data"]["Corrected"]) == ("SUCCESS", "3", "1")
@@ -146,105 +153,175 @@ def test_failed_correction_fails_the_deploy_naming_function_and_field(d):
         code,
         message,
         status,
-        expected_params={"FunctionName": "billing", "Qualifier": "$LATEST", "MaximumRetryAttempts": 1},
+        expected_params={"FunctionName": arn("billing"), "Qualifier": "$LATEST", "MaximumRetryAttempts": 1},
     )
     d.get("shipping", live("shipping"))
 
-    body = d.run(d.event("Update", old_token="20261126T100000Z"))
+    body = d.run(d.event("Update"))
 
     d.stub.assert_no_pending_responses()
     assert body["Status"] == "FAILED"
     assert "1 of 3 configs" in body["Reason"]
-    assert "update of MaximumRetryAttempts on billing" in body["Reason"]
+    assert f"update of MaximumRetryAttempts on {arn('billing')}" in body["Reason"]
     assert body["PhysicalResourceId"] == "drift-check:5b2f1a40-0000-11f0-0000-000000000000"
 
 
 def test_rollback_update_and_delete_touch_nothing_and_succeed(d):
-    rollback = d.run(d.event("Update", token="20261126T100000Z", old_token="20261127T100000Z"))
+    d.stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    rollback = d.run(d.event("Update"))
     d.opener.bodies.clear()
     deleted = d.run(d.event("Delete"))
 
     d.stub.assert_no_pending_responses()
     assert (rollback["Status"], rollback["Data"]["Checked"]) == ("SUCCESS", "0")
     assert (deleted["Status"], deleted["Data"]["Checked"]) == ("SUCCESS", "0")
+    assert d.ssm.calls.count("GetParameters") == 0
+    assert d.stack.calls == ["DescribeStacks"]
+
+
+def test_a_forward_update_whose_token_sorts_lower_still_runs(d):
+    for name in NAMES:
+        d.get(name, live(name))
+    event = d.event("Update")
+    event["ResourceProperties"]["DeployToken"], event["OldResourceProperties"]["DeployToken"] = "a", "z"
+
+    body = d.run(event)
+
+    d.stub.assert_no_pending_responses()
+    assert body["Data"]["Checked"] == "3"
+
+
+def test_only_the_configs_the_template_declares_are_read(d):
+    d.get("billing", live("billing"))
+
+    body = d.run(d.event("Update", configs=("billing",)))
+
+    d.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Checked"]) == ("SUCCESS", "1")
+
+
+def test_a_config_another_stack_owns_is_skipped_not_written(d):
+    d.own("billing", Record(Owner(STACK_ID.replace("Orders", "Billing"), "B"), DECLARED))
+    d.get("orders", live("orders"))
+    d.get("shipping", live("shipping"))
+
+    body = d.run(d.event("Update"))
+
+    d.stub.assert_no_pending_responses()
+    assert (body["Data"]["Checked"], body["Data"]["Skipped"]) == ("2", "1")
 
 
 def test_scheduled_check_runs_without_a_cloudformation_response(d):
+    d.stack.status = "UPDATE_COMPLETE"
+    d.stack.resources = [
+        {
+            "LogicalResourceId": f"{n.title()}Async",
+            "PhysicalResourceId": arn(n),
+            "ResourceType": "Custom::LambdaAsyncInvokeConfig",
+            "ResourceStatus": "UPDATE_COMPLETE",
+        }
+        for n in NAMES
+    ]
     d.get("orders", live("orders", retry=0))
     d.stub.add_response(
         "update_function_event_invoke_config",
         clean(live("orders")),
-        {"FunctionName": "orders", "Qualifier": "$LATEST", "MaximumRetryAttempts": 1},
+        {"FunctionName": arn("orders"), "Qualifier": "$LATEST", "MaximumRetryAttempts": 1},
     )
     d.get("billing", live("billing"))
     d.get("shipping", live("shipping"))
 
     with d.stub:
         summary = index.on_event(
-            {"AsyncInvokeConfigDriftCheck": {"StackId": STACK_ID}},
-            Context(),
-            client=d.client,
-            store=d.store,
-            opener=d.opener,
+            {"AsyncInvokeConfigDriftCheck": {"StackId": STACK_ID}}, Context(), clients=d.clients, opener=d.opener
         )
 
     d.stub.assert_no_pending_responses()
-    assert summary == {"summary": "checked 3 configs: 1 corrected, 0 failed, 2 in sync", "Corrected": 1}
+    assert summary == {"summary": "checked 3 configs: 1 corrected, 0 failed, 2 in sync; 0 skipped", "Corrected": 1}
     assert d.opener.bodies == []
 
 
-def test_a_config_records_its_declaration_and_forgets_it_on_delete():
-    client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    stub, store = Stubber(client), MemoryStore()
-    stub.add_client_error("get_function_event_invoke_config", *error("get_function_doesnotexist"))
-    stub.add_response("put_function_event_invoke_config", clean(live("orders")))
-    stub.add_response("delete_function_event_invoke_config", {})
-    create, delete = load("create"), load("delete")
+def test_scheduled_check_waits_for_no_deploy(d):
+    d.stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
 
-    with stub:
-        index.on_event(create, Context(), client=client, store=store, opener=Opener())
-        recorded = dict(store.saved)
-        index.on_event(
-            delete | {"PhysicalResourceId": f"{ARN}:$LATEST"}, Context(), client=client, store=store, opener=Opener()
+    with d.stub:
+        summary = index.on_event(
+            {"AsyncInvokeConfigDriftCheck": {"StackId": STACK_ID}}, Context(), clients=d.clients, opener=d.opener
         )
 
-    expected = {
-        key: value
-        for key, value in create["ResourceProperties"].items()
-        if key not in ("ServiceToken", "ServiceTimeout")
-    }
-    assert recorded == {f"{ARN}:$LATEST": expected}
-    assert store.saved == {}
+    assert summary is not None
+    assert summary["summary"] == "skipped: the stack is UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+    assert d.stack.calls == ["DescribeStacks"]
 
 
-def test_declarations_live_in_ssm_under_the_stacks_path():
+def test_scheduled_check_writes_only_configs_whose_record_names_that_resource(d):
+    d.stack.status = "UPDATE_COMPLETE"
+    d.stack.resources = [
+        {
+            "LogicalResourceId": "OldName",
+            "PhysicalResourceId": arn("orders"),
+            "ResourceType": "Custom::LambdaAsyncInvokeConfig",
+            "ResourceStatus": "UPDATE_COMPLETE",
+        },
+    ]
+
+    with d.stub:
+        summary = index.on_event(
+            {"AsyncInvokeConfigDriftCheck": {"StackId": STACK_ID}}, Context(), clients=d.clients, opener=d.opener
+        )
+
+    d.stub.assert_no_pending_responses()
+    assert summary is not None
+    assert summary["summary"].endswith("1 skipped")
+
+
+def test_records_live_in_ssm_one_parameter_per_config():
     ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(ssm)
-    store = Declarations(Api(ssm, Deadline.after(60)), STACK_ID)
-    name = "/async-invoke-config/5b2f1a40-0000-11f0-0000-000000000000/orders/.LATEST"
-    stub.add_response(
-        "put_parameter",
-        {"Version": 1},
-        {"Name": name, "Value": '{"FunctionName":"orders"}', "Type": "String", "Overwrite": True},
+    records = Records(Api(ssm, Deadline.after(60)))
+    record = Record(
+        Owner(STACK_ID, "OrdersAsync"),
+        DECLARED,
+        prior=from_api({"MaximumRetryAttempts": 2}),
+        previous=Handover(Owner(STACK_ID, "Old"), from_api({"MaximumEventAgeInSeconds": 60}), retain=True),
     )
-    path = {"Path": "/async-invoke-config/5b2f1a40-0000-11f0-0000-000000000000", "Recursive": True, "MaxResults": 10}
+    name = "/async-invoke-config/orders/.LATEST"
     stub.add_response(
-        "get_parameters_by_path",
-        {"Parameters": [{"Name": name, "Value": '{"FunctionName":"orders"}'}], "NextToken": "n"},
-        path,
+        "put_parameter", {"Version": 3}, {"Name": name, "Value": encode(record), "Type": "String", "Overwrite": True}
     )
     stub.add_response(
-        "get_parameters_by_path",
-        {"Parameters": [{"Name": f"{name}2", "Value": '{"FunctionName":"billing"}'}]},
-        path | {"NextToken": "n"},
+        "get_parameter", {"Parameter": {"Name": name, "Value": encode(record), "Version": 3}}, {"Name": name}
+    )
+    stub.add_response(
+        "get_parameters",
+        {"Parameters": [{"Name": name, "Value": encode(record), "Version": 3}], "InvalidParameters": ["/x"]},
+        {"Names": [name, "/x"]},
     )
     stub.add_client_error("delete_parameter", "ParameterNotFound", "gone", 400, expected_params={"Name": name})
 
     with stub:
-        store.save(f"{ARN}:$LATEST", {"FunctionName": "orders", "ServiceToken": "t", "ServiceTimeout": "360"})
-        loaded = store.load()
-        store.remove(f"{ARN}:$LATEST")
+        records.put(name, record)
+        read = records.get(name)
+        many = records.get_many([name, "/x"])
+        records.delete(name)
 
     stub.assert_no_pending_responses()
-    assert loaded == [{"FunctionName": "orders"}, {"FunctionName": "billing"}]
-    assert parameter_name(STACK_ID, f"{ARN}:live") == name.replace(".LATEST", "live")
+    assert read == record and read.version == 3
+    assert many == {name: record, "/x": None}
+    assert decode(encode(record)) == record
+
+
+def test_the_largest_record_fits_a_standard_parameter():
+    longest = "arn:aws:sqs:us-east-1:111111111111:" + "q" * 315
+    full = from_api(
+        {
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 21600,
+            "DestinationConfig": {"OnSuccess": {"Destination": longest}, "OnFailure": {"Destination": longest}},
+        }
+    )
+    stack = "arn:aws:cloudformation:us-east-1:111111111111:stack/" + "s" * 128 + "/5b2f1a40-0000-11f0-0000-000000000000"
+    owner = Owner(stack, "L" * 255)
+    record = Record(owner, full, prior=full, previous=Handover(owner, full))
+
+    assert len(encode(record).encode()) <= 4096

@@ -1,8 +1,10 @@
 """End to end: synthesize app.py, run the handler from the synthesized asset, and drive every config of the template
-through Create, Update and Delete against LocalStack, with the properties as the template gives them."""
+through Create, Update and Delete against LocalStack as CloudFormation would (every call checked against the
+synthesized policy), with the properties as the template gives them."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -10,7 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from local_cloud import LocalFunction, Template, create_function, handler_asset
+from cloudformation import ResponseServer, new_stack_id
+from local_cloud import CONFIG_TYPE, LocalCloudFormation, LocalFunction, create_function, handler_asset
+from rehearsal import settings_of
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "AsyncInvokeConfigExample"
@@ -31,55 +35,41 @@ def live(aws, physical_id):
         return None
 
 
-def settings(config):
-    """The four settings of a config, from the template's properties or the API's response (same keys)."""
-    destinations = config.get("DestinationConfig", {})
-    return {
-        "MaximumRetryAttempts": config.get("MaximumRetryAttempts"),
-        "MaximumEventAgeInSeconds": config.get("MaximumEventAgeInSeconds"),
-        "OnSuccess": destinations.get("OnSuccess", {}).get("Destination"),
-        "OnFailure": destinations.get("OnFailure", {}).get("Destination"),
-    }
-
-
-def test_every_config_of_the_example_app_through_create_update_delete(aws, endpoint, assembly, cfn):
-    outdir, raw = assembly
+def test_every_config_of_the_example_app_through_create_update_delete(aws, endpoint, assembly):
+    outdir, template = assembly
     create_function(aws.client("lambda"), "legacy-billing")
     aws.client("sqs").create_queue(QueueName="legacy-billing-dlq")
-    template = Template(raw, aws.client)
-    template.provision()
-    configs = template.configs()
-    assert len(configs) == 3
+    stack_id = new_stack_id("EndToEnd")
 
-    with LocalFunction(handler_asset(outdir, raw), endpoint) as handler:
+    with (
+        ResponseServer(stack_id) as server,
+        LocalFunction(handler_asset(outdir, template), endpoint, server.url) as handler,
+    ):
+        stack = LocalCloudFormation(aws.client, handler, server, stack_id)
 
-        def send(kind, logical_id, properties, **kwargs):
-            event = cfn.server.event(kind, properties, logical_id=logical_id, **kwargs)
-            handler.invoke(event)
-            (answer,) = cfn.server.answers(event)
-            assert answer["Status"] == "SUCCESS", answer["Reason"]
-            return answer
+        created = stack.deploy(template)
+        assert (created.status, created.denied) == ("CREATE_COMPLETE", [])
+        configs = stack.configs()
+        assert len(configs) == 3
+        assert {key: r.attributes["Action"] for key, r in configs.items()} == dict.fromkeys(configs, "put")
+        for resource in configs.values():
+            assert settings_of(live(aws, resource.physical_id)) == settings_of(resource.properties)
 
-        created = {}
-        for logical_id, resource in configs.items():
-            properties = template.resolve(resource["Properties"])
-            answer = send("Create", logical_id, properties)
-            created[logical_id] = (answer["PhysicalResourceId"], properties)
-            assert answer["Data"]["Action"] == "put"
-            assert settings(live(aws, answer["PhysicalResourceId"])) == settings(properties)
+        changed = copy.deepcopy(template)
+        for resource in changed["Resources"].values():
+            if resource["Type"] == CONFIG_TYPE:
+                resource["Properties"]["MaximumEventAgeInSeconds"] = 120
+        updated = stack.deploy(changed)
+        assert (updated.status, updated.denied) == ("UPDATE_COMPLETE", [])
+        for resource in stack.configs().values():
+            assert resource.attributes["ChangedFields"] == "MaximumEventAgeInSeconds"
+            assert live(aws, resource.physical_id)["MaximumEventAgeInSeconds"] == 120
 
-        for logical_id, (physical_id, old) in created.items():
-            new = old | {"MaximumEventAgeInSeconds": 120}
-            answer = send("Update", logical_id, new, physical_id=physical_id, old_properties=old)
-            assert answer["PhysicalResourceId"] == physical_id
-            assert (answer["Data"]["Action"], answer["Data"]["ChangedFields"]) == ("update", "MaximumEventAgeInSeconds")
-            assert settings(live(aws, physical_id)) == settings(new)
-            created[logical_id] = (physical_id, new)
-
-        for logical_id, (physical_id, properties) in created.items():
-            answer = send("Delete", logical_id, properties, physical_id=physical_id)
-            retained = properties.get("RemovalPolicy") == "retain"
-            assert answer["Data"]["Action"] == ("none" if retained else "delete")
-            assert (live(aws, physical_id) is not None) is retained
-
-    assert {physical_id.split(":")[-1] for physical_id, _ in created.values()} == {"$LATEST", "live"}
+        deleted = stack.destroy()
+        assert (deleted.status, deleted.denied) == ("DELETE_COMPLETE", [])
+        remaining = {
+            key.rstrip("0123456789ABCDEF")
+            for key, resource in configs.items()
+            if live(aws, resource.physical_id) is not None
+        }
+        assert remaining == {"LegacyBillingAsync"}  # RemovalPolicy.RETAIN

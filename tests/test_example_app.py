@@ -65,6 +65,7 @@ def large_stack(app: cdk.App, count: int = 400) -> cdk.Stack:
 def test_aws_solutions_pack_reports_no_errors(build):
     app = cdk.App()
     stack = build(app)
+    app.synth()  # as `cdk synth` would, before the pack runs: aspects included
 
     report = cdk_nag.AwsSolutionsChecks(app).validate_scope(stack)
 

@@ -12,19 +12,32 @@ import urllib.error
 from pathlib import Path
 
 import boto3
+import fakes
 import index
 import lambda_api
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from cloudformation import Context
-from memory_store import MemoryStore
+from fakes import FakeStack, MemorySsm
+from plan import Owner, Record
 from recorded import ARN, error, response
+from records import encode
+from settings import from_api, from_properties
 
 EVENTS = Path(__file__).parent / "events"
 LATEST = f"{ARN}:$LATEST"
 DLQ = "arn:aws:sqs:us-east-1:111111111111:orders-dlq"
 BUCKET = "arn:aws:s3:::orders-failed-events"
 TARGET = {"FunctionName": "orders", "Qualifier": "$LATEST"}
+BY_ARN = {"FunctionName": LATEST, "Qualifier": "$LATEST"}  # a Delete names the config by its physical id
+RECORD = "/async-invoke-config/orders/.LATEST"
+STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Orders/5b2f1a40-0000-11f0-0000-000000000000"
+OWNER = Owner(STACK_ID, "OrdersAsync")
+DENIED = (
+    "User: arn:aws:sts::111111111111:assumed-role/Handler/x is not authorized to perform: "
+    "lambda:GetFunctionEventInvokeConfig on resource: arn:aws:lambda:us-east-1:111111111111:function:orders:$LATEST"
+)
 IAM_MESSAGE = f"The function's execution role does not have permissions to call SendMessage on {DLQ}"
 
 
@@ -69,15 +82,28 @@ class Harness:
         self.stub = Stubber(self.client)
         self.clock = FakeClock()
         self.opener = Opener()
-        self.store = MemoryStore()
+        self.ssm = MemorySsm()
+        self.stack = FakeStack()
+
+    def clients(self, service: str):
+        return {"lambda": self.client, "ssm": self.ssm, "cloudformation": self.stack}[service]
+
+    def own(self, record: Record, name: str = RECORD) -> None:
+        """The record a config's earlier Create left."""
+        self.ssm.put_parameter(Name=name, Value=encode(record), Type="String", Overwrite=True)
+
+    def record(self, name: str = RECORD) -> Record | None:
+        from records import decode
+
+        found = self.ssm.parameters.get(name)
+        return decode(*found) if found else None
 
     def run(self, event: dict, seconds: float = 300.0) -> dict:
         with self.stub:
             index.on_event(
                 event,
                 Context(seconds),
-                client=self.client,
-                store=self.store,
+                clients=self.clients,
                 opener=self.opener,
                 sleep=self.clock.sleep,
                 clock=self.clock,
@@ -203,6 +229,7 @@ def test_update_after_config_deleted_out_of_band_puts_it_back(h):
 
 
 def test_update_after_function_deleted_out_of_band_fails_keeping_the_physical_id(h):
+    h.own(Record(OWNER, from_properties(load("create")["ResourceProperties"]).settings))
     h.get(None)
     code, message, status = error("put_functionname_name_notfound")
     h.stub.add_client_error(
@@ -212,6 +239,10 @@ def test_update_after_function_deleted_out_of_band_fails_keeping_the_physical_id
         status,
         expected_params=TARGET | DECLARED | {"MaximumRetryAttempts": 0},
     )
+    h.stub.add_client_error(
+        "delete_function_event_invoke_config", *error("delete_function_doesnotexist"), expected_params=TARGET
+    )
+    recorded = h.record()
 
     body = h.run(load("update"))
 
@@ -220,31 +251,81 @@ def test_update_after_function_deleted_out_of_band_fails_keeping_the_physical_id
     assert body["PhysicalResourceId"] == LATEST
     assert "ResourceNotFoundException: The function doesn't exist." in body["Reason"]
     assert "'orders'" in body["Reason"]
+    assert h.record() == recorded
 
 
-def test_delete_removes_the_config_by_its_physical_id(h):
-    h.stub.add_response("delete_function_event_invoke_config", {}, {"FunctionName": LATEST})
+def test_delete_removes_the_config_it_created_and_its_record(h):
+    h.own(Record(OWNER, from_properties(load("create")["ResourceProperties"]).settings))
+    h.stub.add_response("delete_function_event_invoke_config", {}, BY_ARN)
 
     body = h.run(load("delete"))
 
     h.stub.assert_no_pending_responses()
     assert (body["Status"], body["PhysicalResourceId"], body["Data"]["Action"]) == ("SUCCESS", LATEST, "delete")
+    assert h.record() is None
 
 
-@pytest.mark.parametrize("recorded_error", ["delete_function_not_found", "delete_function_doesnotexist"])
-def test_delete_when_config_or_function_already_gone_succeeds(h, recorded_error):
-    code, message, status = error(recorded_error)
-    h.stub.add_client_error(
-        "delete_function_event_invoke_config", code, message, status, expected_params={"FunctionName": LATEST}
+def test_delete_puts_a_borrowed_config_back_as_found(h):
+    prior = from_api({"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600})
+    h.own(Record(OWNER, from_properties(load("create")["ResourceProperties"]).settings, prior=prior))
+    h.get(IN_SYNC, BY_ARN)
+    h.stub.add_response(
+        "put_function_event_invoke_config",
+        live(MaximumRetryAttempts=2, MaximumEventAgeInSeconds=600),
+        BY_ARN | {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600},
     )
 
     body = h.run(load("delete"))
 
     h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "put")
+    assert h.record() is None
+
+
+def test_delete_removes_a_borrowed_config_lambda_no_longer_accepts_and_says_why(h, caplog):
+    caplog.set_level(logging.INFO, logger="async_invoke_config")
+    prior = from_api({"DestinationConfig": {"OnFailure": {"Destination": DLQ + "-gone"}}})
+    h.own(Record(OWNER, from_properties(load("create")["ResourceProperties"]).settings, prior=prior))
+    h.get(IN_SYNC, BY_ARN)
+    code, message, status = error("put_destination_invalid_service_arn")
+    h.stub.add_client_error("put_function_event_invoke_config", code, message, status)
+    h.stub.add_response("delete_function_event_invoke_config", {}, BY_ARN)
+
+    body = h.run(load("delete"))
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "delete")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "async_invoke_config"]
+    (why,) = [line for line in lines if line["event"] == "prior_not_restored"]
+    assert message in why["reason"]
+
+
+def test_delete_of_a_config_another_resource_owns_touches_nothing(h):
+    other = Record(Owner(STACK_ID, "OrdersAsyncRenamed"), from_api({"MaximumRetryAttempts": 1}))
+    h.own(other)
+
+    body = h.run(load("delete"))
+
+    h.stub.assert_no_pending_responses()
     assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "none")
+    assert h.record() == other
 
 
-def test_delete_with_retain_leaves_the_config(h):
+@pytest.mark.parametrize("recorded_error", ["delete_function_not_found", "delete_function_doesnotexist"])
+def test_delete_when_config_or_function_already_gone_succeeds(h, recorded_error):
+    h.own(Record(OWNER, from_api({"MaximumRetryAttempts": 1})))
+    code, message, status = error(recorded_error)
+    h.stub.add_client_error("delete_function_event_invoke_config", code, message, status, expected_params=BY_ARN)
+
+    body = h.run(load("delete"))
+
+    h.stub.assert_no_pending_responses()
+    assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "none")
+    assert h.record() is None
+
+
+def test_delete_with_retain_leaves_the_config_and_forgets_it(h):
+    h.own(Record(OWNER, from_api({"MaximumRetryAttempts": 1}), prior=from_api({"MaximumRetryAttempts": 2})))
     event = load("delete")
     event["ResourceProperties"]["RemovalPolicy"] = "retain"
 
@@ -252,9 +333,23 @@ def test_delete_with_retain_leaves_the_config(h):
 
     h.stub.assert_no_pending_responses()
     assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "none")
+    assert h.record() is None
 
 
-def test_failed_create_of_adopted_config_then_rollback_delete_leaves_it(h):
+def test_delete_that_fails_keeps_the_record_so_a_retry_can_finish(h, monkeypatch):
+    monkeypatch.setattr(lambda_api, "full_jitter", lambda ceiling: ceiling)
+    record = Record(OWNER, from_api({"MaximumRetryAttempts": 1}))
+    h.own(record)
+    for _ in range(3):
+        h.stub.add_client_error("delete_function_event_invoke_config", "ServiceException", "boom", 500)
+
+    body = h.run(load("delete"), seconds=index.DEADLINE_MARGIN + 3)
+
+    assert body["Status"] == "FAILED"
+    assert h.record() == record
+
+
+def test_failed_create_of_adopted_config_leaves_it_and_no_record(h):
     h.get(IN_SYNC | {"MaximumRetryAttempts": 2})
     code, message, status = error("put_destination_invalid_service_arn")
     h.stub.add_client_error(
@@ -264,6 +359,7 @@ def test_failed_create_of_adopted_config_then_rollback_delete_leaves_it(h):
         status,
         expected_params=TARGET | {"MaximumRetryAttempts": 1},
     )
+    h.get(IN_SYNC | {"MaximumRetryAttempts": 2})  # the undo reads it back: unchanged, nothing to write
     created = h.run(load("create"))
     rollback = load("delete") | {"PhysicalResourceId": created["PhysicalResourceId"]}
     h.opener.bodies.clear()
@@ -274,6 +370,66 @@ def test_failed_create_of_adopted_config_then_rollback_delete_leaves_it(h):
     assert created["Status"] == "FAILED"
     assert not created["PhysicalResourceId"].startswith("arn:")
     assert (deleted["Status"], deleted["Data"]["Action"]) == ("SUCCESS", "none")
+    assert h.ssm.parameters == {}
+
+
+def test_create_of_a_config_another_stack_owns_is_refused_naming_the_owner(h):
+    other = Record(
+        Owner(STACK_ID.replace("/Orders/", "/Billing/"), "BillingAsync"), from_api({"MaximumRetryAttempts": 0})
+    )
+    h.own(other)
+    h.get(IN_SYNC)
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "FAILED"
+    assert "owned by resource BillingAsync of stack Billing" in body["Reason"]
+    assert h.record() == other
+
+
+def test_a_record_that_cannot_be_written_fails_the_event_before_the_config_is_touched(h, monkeypatch):
+    monkeypatch.setattr(lambda_api, "full_jitter", lambda ceiling: ceiling)
+
+    def refuse(**params):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "PutParameter")
+
+    monkeypatch.setattr(h.ssm, "put_parameter", refuse)
+    h.get(None)
+
+    body = h.run(load("create"), seconds=index.DEADLINE_MARGIN + 3)
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "FAILED"
+    assert "InternalServerError" in body["Reason"] or "deadline" in body["Reason"]
+
+
+def test_access_denied_right_after_a_policy_change_is_retried(h):
+    for _ in range(2):
+        h.stub.add_client_error(
+            "get_function_event_invoke_config", "AccessDeniedException", DENIED, 403, expected_params=TARGET
+        )
+    h.get(IN_SYNC)
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "SUCCESS"
+    assert len(h.clock.slept) == 2
+
+
+def test_access_still_denied_after_two_minutes_is_reported_with_action_and_resource(h, monkeypatch):
+    monkeypatch.setattr(lambda_api, "full_jitter", lambda ceiling: ceiling)
+    for _ in range(40):
+        h.stub.add_client_error("get_function_event_invoke_config", "AccessDeniedException", DENIED, 403)
+
+    body = h.run(load("create"), seconds=900)
+
+    assert body["Status"] == "FAILED"
+    assert (
+        "lambda:GetFunctionEventInvokeConfig on orders (Qualifier $LATEST) still denied after 120 s" in body["Reason"]
+    )
+    assert 120 <= sum(h.clock.slept) < 120 + lambda_api.BACKOFF_CAP
 
 
 def test_throttling_is_retried_with_backoff(h):
@@ -386,7 +542,10 @@ def test_watchdog_answers_failed_when_a_call_hangs_near_the_deadline():
     opener = Opener()
     started = time.monotonic()
     index.on_event(
-        load("create"), Context(index.DEADLINE_MARGIN + 0.2), client=HangingClient(), store=MemoryStore(), opener=opener
+        load("create"),
+        Context(index.DEADLINE_MARGIN + 0.2),
+        clients=fakes.clients(**{"lambda": HangingClient()}),
+        opener=opener,
     )
     release.set()
 
@@ -445,7 +604,7 @@ def test_invalid_properties_fail_before_any_call(change, names):
     event["ResourceProperties"].update(change)
     client, opener = NoCalls(), Opener()
 
-    index.on_event(event, Context(), client=client, store=MemoryStore(), opener=opener)
+    index.on_event(event, Context(), clients=fakes.clients(**{"lambda": client, "ssm": client}), opener=opener)
 
     assert client.calls == []
     assert opener.bodies[0]["Status"] == "FAILED"
@@ -458,7 +617,7 @@ def test_unknown_request_type_is_answered_failed(name):
     event = load(name) | {"RequestType": "Upgrade"}
     client, opener = NoCalls(), Opener()
 
-    index.on_event(event, Context(), client=client, store=MemoryStore(), opener=opener)
+    index.on_event(event, Context(), clients=fakes.clients(**{"lambda": client, "ssm": client}), opener=opener)
 
     assert opener.bodies[0]["Status"] == "FAILED"
     assert "Unknown RequestType 'Upgrade'" in opener.bodies[0]["Reason"]

@@ -144,3 +144,95 @@ def test_live_destination_read_from_api_shape():
     live = {"MaximumEventAgeInSeconds": 60, "DestinationConfig": {"OnSuccess": {}, "OnFailure": {"Destination": Q1}}}
 
     assert from_api(live) == Settings(max_event_age=60, on_failure=Q1)
+
+
+# Ownership: which record a Create or Update writes, and what a Delete does, as pure decisions.
+
+from plan import (  # noqa: E402
+    CLAIM,
+    DELETE,
+    FORGET_PREVIOUS,
+    HAND_BACK,
+    KEEP,
+    LEAVE,
+    REFUSE,
+    RELEASE,
+    RESTORE,
+    TAKE_OVER,
+    Handover,
+    Owner,
+    Record,
+    claim,
+    release,
+)
+
+STACK = "arn:aws:cloudformation:us-east-1:000000000000:stack/Orders/1"
+OTHER_STACK = "arn:aws:cloudformation:us-east-1:000000000000:stack/Billing/2"
+A, B = Owner(STACK, "A"), Owner(STACK, "B")
+STRANGER = Owner(OTHER_STACK, "A")
+DECLARED = Settings(retry_attempts=0)
+LIVE = Settings(retry_attempts=2, max_event_age=600)
+
+
+@pytest.mark.parametrize(
+    ("found", "live", "first", "action", "record"),
+    [
+        pytest.param(None, None, True, CLAIM, Record(A, DECLARED), id="nothing there: created"),
+        pytest.param(None, LIVE, True, CLAIM, Record(A, DECLARED, prior=LIVE), id="a config there: borrowed as found"),
+        pytest.param(None, LIVE, False, CLAIM, Record(A, DECLARED), id="an update that finds no record: no prior"),
+        pytest.param(
+            Record(A, LIVE, prior=LIVE), DECLARED, True, KEEP, Record(A, DECLARED, prior=LIVE), id="a repeated create"
+        ),
+        pytest.param(
+            Record(B, LIVE, retain=True, prior=Settings(max_event_age=60)),
+            LIVE,
+            True,
+            TAKE_OVER,
+            Record(A, DECLARED, prior=Settings(max_event_age=60), previous=Handover(B, LIVE, retain=True)),
+            id="a rename: taken over, the previous owner kept until its delete",
+        ),
+        pytest.param(Record(STRANGER, LIVE), LIVE, True, REFUSE, None, id="another stack owns it: refused"),
+    ],
+)
+def test_claim(found, live, first, action, record):
+    decided = claim(A, DECLARED, False, found, live, first)
+
+    assert (decided.action, decided.record) == (action, record)
+    if action == REFUSE:
+        assert "owned by resource A of stack Billing" in decided.reason
+
+
+@pytest.mark.parametrize(
+    ("found", "retain", "rolling_back", "action", "record"),
+    [
+        pytest.param(None, False, False, LEAVE, None, id="no record: nothing of ours"),
+        pytest.param(Record(B, LIVE), False, False, LEAVE, None, id="another resource owns it"),
+        pytest.param(Record(STRANGER, LIVE), False, False, LEAVE, None, id="another stack owns it"),
+        pytest.param(
+            Record(B, LIVE, previous=Handover(A, DECLARED)),
+            False,
+            False,
+            FORGET_PREVIOUS,
+            Record(B, LIVE),
+            id="renamed away: the new owner keeps it",
+        ),
+        pytest.param(
+            Record(A, LIVE, prior=DECLARED, previous=Handover(B, Settings(max_event_age=60))),
+            False,
+            True,
+            HAND_BACK,
+            Record(B, Settings(max_event_age=60), prior=DECLARED),
+            id="a rename rolled back: handed back",
+        ),
+        pytest.param(
+            Record(A, LIVE, previous=Handover(B, DECLARED)), False, False, DELETE, None, id="stale previous ignored"
+        ),
+        pytest.param(Record(A, LIVE, prior=DECLARED), True, False, RELEASE, None, id="retain: left as declared"),
+        pytest.param(Record(A, LIVE, prior=DECLARED), False, False, RESTORE, None, id="borrowed: put back"),
+        pytest.param(Record(A, LIVE), False, False, DELETE, None, id="created: deleted"),
+    ],
+)
+def test_release(found, retain, rolling_back, action, record):
+    decided = release(A, found, retain, rolling_back)
+
+    assert (decided.action, decided.record) == (action, record)

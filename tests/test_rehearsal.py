@@ -1,51 +1,63 @@
-"""The rehearsal's steps against LocalStack, each asserting the live state after it (the example app, synthesized
-with `python app.py`, driven as CloudFormation would)."""
+"""The rehearsal's steps against LocalStack, each asserting the live state and the records after it (the example
+app, synthesized with `python app.py` at each step's version, driven as CloudFormation would, every call the handler
+makes checked against the policy synthesized for that step)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from rehearsal import Rehearsal, Step, settings_of
+from rehearsal import EXPECTED, Rehearsal, Step, settings_of
 
 
 @pytest.fixture(scope="module")
 def steps(endpoint, tmp_path_factory) -> dict[str, Step]:
     with Rehearsal(endpoint, tmp_path_factory.mktemp("rehearsal"), synth="python") as rehearsal:
-        names = (
-            "deploy",
-            "change_out_of_band",
-            "redeploy_unchanged",
-            "change_settings",
-            "fail_and_roll_back",
-            "destroy",
-        )
-        return {name: getattr(rehearsal, name)() for name in names}
+        return {run.__name__: run() for run in rehearsal.steps()}
 
 
 def in_line(step: Step) -> dict[str, bool]:
-    return {key: settings_of(step.live_after[key]) == settings_of(step.declared[key]) for key in step.live_after}
+    return {key: settings_of(step.live_after[key]) == settings_of(step.declared[key]) for key in step.declared}
 
 
 def events(step: Step) -> list[tuple[str, str, str]]:
     assert step.deployment is not None
-    return [(sent.request, sent.logical_id, sent.status) for sent in step.deployment.sent]
+    return [(sent.request, sent.logical_id.rstrip("0123456789ABCDEF"), sent.status) for sent in step.deployment.sent]
+
+
+def by_name(values: dict[str, Any]) -> dict[str, Any]:
+    return {key.rstrip("0123456789ABCDEF"): value for key, value in values.items()}
+
+
+def owners(step: Step) -> dict[str, str]:
+    """Each config's record's owner, both without CDK's hash suffix."""
+    return {
+        key.rstrip("0123456789ABCDEF"): owner.split()[0].rstrip("0123456789ABCDEF")
+        for key, owner in step.owners.items()
+    }
 
 
 def drifted(step: Step) -> str:
     return next(key for key, props in step.declared.items() if "OnSuccess" in props.get("DestinationConfig", {}))
 
 
-def test_deploy_creates_every_config_as_declared(steps):
+def test_every_step_ends_as_expected_and_no_call_is_denied(steps):
+    assert [step.status for step in steps.values()] == EXPECTED
+    assert [call for step in steps.values() if step.deployment for call in step.deployment.denied] == []
+
+
+def test_deploy_creates_every_config_as_declared_and_owns_it(steps):
     step = steps["deploy"]
 
-    assert step.status == "CREATE_COMPLETE"
     assert len(step.live_after) == 3
     assert all(in_line(step).values())
+    assert owners(step) == {key: key for key in ("OrdersAsync", "OrdersLiveAsync", "LegacyBillingAsync")}
 
 
 def test_out_of_band_change_leaves_one_config_drifted(steps):
     step = steps["change_out_of_band"]
 
-    assert in_line(step) == {key: key != drifted(step) for key in step.live_after}
+    assert in_line(step) == {key: key != drifted(step) for key in step.declared}
     assert settings_of(step.live_after[drifted(step)]) == {
         "MaximumRetryAttempts": 2,
         "MaximumEventAgeInSeconds": None,
@@ -56,10 +68,8 @@ def test_out_of_band_change_leaves_one_config_drifted(steps):
 def test_redeploy_without_code_change_sends_only_the_drift_check_and_corrects(steps):
     step = steps["redeploy_unchanged"]
 
-    assert step.status == "UPDATE_COMPLETE"
     ((request, logical_id, status),) = events(step)
-    assert (request, status) == ("Update", "SUCCESS")
-    assert "DriftCheck" in logical_id
+    assert (request, logical_id, status) == ("Update", "AsyncInvokeConfigProviderDriftCheck", "SUCCESS")
     assert step.deployment.sent[0].answer["Data"]["Corrected"] == "1"
     assert all(in_line(step).values())
 
@@ -67,23 +77,20 @@ def test_redeploy_without_code_change_sends_only_the_drift_check_and_corrects(st
 def test_change_of_settings_updates_and_deletes_the_replaced_physical_id(steps):
     step = steps["change_settings"]
 
-    assert step.status == "UPDATE_COMPLETE"
-    requests = [(request, logical_id.rstrip("0123456789ABCDEF")) for request, logical_id, _ in events(step)]
-    assert requests == [
-        ("Update", "LegacyBillingAsync"),
-        ("Update", "OrdersLiveAsync"),
-        ("Update", "AsyncInvokeConfigProviderDriftCheck"),
-        ("Delete", "LegacyBillingAsync"),
+    assert events(step) == [
+        ("Update", "LegacyBillingAsync", "SUCCESS"),
+        ("Update", "OrdersLiveAsync", "SUCCESS"),
+        ("Update", "AsyncInvokeConfigProviderDriftCheck", "SUCCESS"),
+        ("Delete", "LegacyBillingAsync", "SUCCESS"),
     ]
-    live = {key.rstrip("0123456789ABCDEF"): value for key, value in step.live_after.items()}
-    assert live["OrdersLiveAsync"]["MaximumRetryAttempts"] == 2
-    assert live["LegacyBillingAsync"]["FunctionArn"].endswith(":legacy-billing:blue")
+    assert all(in_line(step).values())
+    physical = step.deployment.sent[0].answer["PhysicalResourceId"]
+    assert physical.endswith(":legacy-billing:blue")
 
 
 def test_a_failed_correction_fails_the_deploy_and_the_rollback_does_not_get_stuck(steps):
     step = steps["fail_and_roll_back"]
 
-    assert step.status == "UPDATE_ROLLBACK_COMPLETE"
     (failed, rollback) = step.deployment.sent
     assert (failed.request, failed.status, rollback.request, rollback.status) == (
         "Update",
@@ -95,9 +102,38 @@ def test_a_failed_correction_fails_the_deploy_and_the_rollback_does_not_get_stuc
     assert "MaximumRetryAttempts" in failed.answer["Reason"]
 
 
+def test_a_rename_keeps_the_config_and_moves_its_ownership(steps):
+    step = steps["rename"]
+
+    requests = [(request, name) for request, name, _ in events(step) if "LiveAsync" in name]
+    assert requests == [("Create", "AsyncOrdersLiveAsync"), ("Delete", "OrdersLiveAsync")]
+    assert owners(step)["OrdersLiveAsync"] == owners(step)["AsyncOrdersLiveAsync"] == "AsyncOrdersLiveAsync"
+    assert by_name(step.live_after)["OrdersLiveAsync"] is not None
+
+
+def test_a_removal_deletes_the_config_it_created(steps):
+    step = steps["remove"]
+
+    assert [(r, n) for r, n, _ in events(step) if r == "Delete"] == [("Delete", "AsyncOrdersLiveAsync")]
+    assert by_name(step.live_after)["AsyncOrdersLiveAsync"] is None
+    assert owners(step)["AsyncOrdersLiveAsync"] == "(no"
+
+
+def test_a_rollback_after_adopting_a_config_puts_it_back_as_found(steps):
+    step = steps["adopt_and_roll_back"]
+
+    assert [(r, n) for r, n, _ in events(step) if "Reports" in n] == [
+        ("Create", "LegacyReportsAsync"),
+        ("Delete", "LegacyReportsAsync"),
+    ]
+    reports = by_name(step.live_after)["LegacyReportsAsync"]
+    assert settings_of(reports) == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 900, "Destinations": {}}
+    assert owners(step)["LegacyReportsAsync"] == "(no"
+
+
 def test_destroy_deletes_every_config_but_the_retained_one(steps):
     step = steps["destroy"]
 
-    assert step.status == "DELETE_COMPLETE"
     remaining = {key.rstrip("0123456789ABCDEF") for key, value in step.live_after.items() if value is not None}
-    assert remaining == {"LegacyBillingAsync"}
+    assert remaining == {"LegacyBillingAsync", "LegacyReportsAsync"}
+    assert set(step.owners.values()) == {"(no record)"}

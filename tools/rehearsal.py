@@ -2,17 +2,18 @@
 
     .venv/bin/python tools/rehearsal.py        (or scripts/rehearse, which sets up first)
 
-Synthesizes app.py, starts the emulator, creates what the template refers to, and replays: deploy (Create events),
-an out-of-band change made through the API, a redeploy with no code change (the drift check corrects it), a change of
-settings (Update, and the Delete of a replaced physical id), a correction that fails and the rollback that follows,
-and a destroy (Delete). Each step prints the events sent and a table of each config: declared, live before, live
-after. The handler runs from the synthesized asset, answering through a local stand-in for the presigned URL.
+Synthesizes app.py (each step's version of it), starts the emulator, and plays each deploy as CloudFormation does:
+update phase in dependency order, cleanup phase, rollbacks with their own cleanup, every call the handler makes
+checked against the handler role's policy as synthesized for that step. Steps: deploy (a config adopted), an
+out-of-band change, a redeploy with no code change (the drift check corrects it), a change of settings (an Update,
+and the Delete of a replaced physical id), a correction that fails and the rollback, a rename, a removal, an adoption
+rolled back, and a destroy. Each step prints the events and a table of each config: declared, live before, live
+after, and the owner its record names.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import subprocess
@@ -25,20 +26,13 @@ from typing import Any
 
 import emulator
 from cloudformation import ResponseServer, new_stack_id
-from local_cloud import (
-    CONFIG_TYPE,
-    Deployment,
-    LocalCloudFormation,
-    LocalFunction,
-    Template,
-    create_function,
-    handler_asset,
-)
+from local_cloud import Deployment, LocalCloudFormation, LocalFunction, create_function, handler_asset
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "AsyncInvokeConfigExample"
 LEGACY = "legacy-billing"
-Clients = Callable[[str], Any]
+REPORTS = "legacy-reports"
+WIDTH = 120
 
 
 @dataclass
@@ -48,6 +42,7 @@ class Row:
     declared: str
     before: str
     after: str
+    owner: str
 
 
 @dataclass
@@ -58,6 +53,7 @@ class Step:
     rows: list[Row] = field(default_factory=list)
     declared: dict[str, dict[str, Any]] = field(default_factory=dict)
     live_after: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
     deployment: Deployment | None = None
 
     def render(self) -> str:
@@ -66,12 +62,12 @@ class Step:
         widths = [max(len(getattr(row, name)) for row in [HEADER, *self.rows]) for name in COLUMNS]
         for row in [HEADER, *self.rows]:
             cells = (getattr(row, name).ljust(width) for name, width in zip(COLUMNS, widths, strict=True))
-            lines.append("   " + "  ".join(cells))
+            lines.append("   " + "  ".join(cells).rstrip())
         return "\n".join(lines)
 
 
-COLUMNS = ("logical_id", "target", "declared", "before", "after")
-HEADER = Row("config", "function:qualifier", "declared", "live before", "live after")
+COLUMNS = ("logical_id", "target", "declared", "before", "after", "owner")
+HEADER = Row("config", "function:qualifier", "declared", "live before", "live after", "record's owner")
 
 
 def short(arn: str | None) -> str:
@@ -81,15 +77,14 @@ def short(arn: str | None) -> str:
 def describe(settings: dict[str, Any] | None) -> str:
     """A config's settings on one line; the same for declared properties and API responses (same keys)."""
     if settings is None:
-        return "(no config)"
+        return "(none)"
     destinations = settings.get("DestinationConfig") or {}
-    parts = [
-        f"retry={settings.get('MaximumRetryAttempts', '-')}",
-        f"age={settings.get('MaximumEventAgeInSeconds', '-')}",
-        f"success={short((destinations.get('OnSuccess') or {}).get('Destination'))}",
-        f"failure={short((destinations.get('OnFailure') or {}).get('Destination'))}",
-    ]
-    return " ".join(parts)
+    success = short((destinations.get("OnSuccess") or {}).get("Destination"))
+    failure = short((destinations.get("OnFailure") or {}).get("Destination"))
+    return (
+        f"r={settings.get('MaximumRetryAttempts', '-')} a={settings.get('MaximumEventAgeInSeconds', '-')} "
+        f"ok={success} fail={failure}"
+    )
 
 
 def settings_of(config: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -98,15 +93,8 @@ def settings_of(config: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     destinations = config.get("DestinationConfig") or {}
     kept = {half: part["Destination"] for half, part in destinations.items() if part and part.get("Destination")}
-    return {
-        "MaximumRetryAttempts": None
-        if config.get("MaximumRetryAttempts") is None
-        else int(config["MaximumRetryAttempts"]),
-        "MaximumEventAgeInSeconds": None
-        if config.get("MaximumEventAgeInSeconds") is None
-        else int(config["MaximumEventAgeInSeconds"]),
-        "Destinations": kept,
-    }
+    numbers = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds")
+    return {key: None if config.get(key) is None else int(config[key]) for key in numbers} | {"Destinations": kept}
 
 
 class Rehearsal:
@@ -117,30 +105,25 @@ class Rehearsal:
         self.stack_id = new_stack_id(STACK)
         self.synths = 0
         self.cloud: LocalCloudFormation | None = None
-        self.template: dict[str, Any] = {}
         self.server = ResponseServer(self.stack_id)
         self.handler: LocalFunction | None = None
+        self.seen: dict[str, str] = {}  # logical id -> physical id of every config deployed so far
 
     def client(self, service: str) -> Any:
         return emulator.client(self.endpoint, service)
 
     # The app and CloudFormation's side
 
-    def synth(self) -> tuple[Path, dict[str, Any]]:
+    def synth(self, version: int) -> tuple[Path, dict[str, Any]]:
         self.synths += 1
         outdir = self.workdir / f"cdk.out.{self.synths}"
         env = os.environ | {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
         if self.synth_with == "cli":
-            command = [
-                str(ROOT / "node_modules" / ".bin" / "cdk"),
-                "synth",
-                "--no-notices",
-                "--quiet",
-                "-o",
-                str(outdir),
-            ]
+            cdk = str(ROOT / "node_modules" / ".bin" / "cdk")
+            command = [cdk, "synth", "--no-notices", "--quiet", "-c", f"example:version={version}", "-o", str(outdir)]
         else:
-            command, env = [sys.executable, "app.py"], env | {"CDK_OUTDIR": str(outdir)}
+            context = json.dumps({"example:version": str(version)})
+            command, env = [sys.executable, "app.py"], env | {"CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": context}
         subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
         return outdir, json.loads((outdir / f"{STACK}.template.json").read_text())
 
@@ -158,14 +141,6 @@ class Rehearsal:
         assert self.cloud is not None, "deploy first"
         return self.cloud
 
-    def configs(self) -> dict[str, str]:
-        """Logical id -> physical id (the qualified function ARN) of every config deployed now."""
-        return {
-            key: resource.physical_id
-            for key, resource in self.stack.deployed.items()
-            if resource.resource_type == CONFIG_TYPE
-        }
-
     def live(self, physical_id: str) -> dict[str, Any] | None:
         lam = self.client("lambda")
         try:
@@ -173,63 +148,84 @@ class Rehearsal:
         except lam.exceptions.ResourceNotFoundException:
             return None
 
+    def owner(self, physical_id: str) -> str:
+        name, qualifier = physical_id.split(":")[-2:]
+        ssm = self.client("ssm")
+        try:
+            record = ssm.get_parameter(Name=f"/async-invoke-config/{name}/{qualifier.replace('$', '.')}")["Parameter"]
+        except ssm.exceptions.ParameterNotFound:
+            return "(no record)"
+        borrowed = " (borrowed)" if "prior" in json.loads(record["Value"]) else ""
+        return str(json.loads(record["Value"])["owner"][1]) + borrowed
+
     def _step(self, title: str, action: Callable[[], Deployment | None]) -> Step:
-        targets = self.configs()
-        declared = {key: resource.properties for key, resource in self.stack.deployed.items()}
-        before = {key: self.live(physical) for key, physical in targets.items()}
+        declared = {key: r.properties for key, r in self.stack.configs().items()}
+        before = {key: self.live(physical) for key, physical in self.seen.items()}
         deployment = action()
-        targets = targets | self.configs()
-        after = {key: self.live(physical) for key, physical in targets.items()}
-        declared |= {key: resource.properties for key, resource in self.stack.deployed.items()}
+        self.seen |= {key: r.physical_id for key, r in self.stack.configs().items()}
+        for sent in deployment.sent if deployment else []:  # configs that came and went within the deploy too
+            if ":function:" in sent.answer["PhysicalResourceId"]:
+                self.seen.setdefault(sent.logical_id, sent.answer["PhysicalResourceId"])
+        declared = {key: r.properties for key, r in self.stack.configs().items()} or declared
+        after = {key: self.live(physical) for key, physical in self.seen.items()}
         step = Step(
             title,
             deployment.status if deployment else "(no deploy)",
             declared=declared,
             live_after=after,
+            owners={key: self.owner(physical) for key, physical in self.seen.items()},
             deployment=deployment,
         )
         for sent in deployment.sent if deployment else []:
             data = sent.answer.get("Data") or {}
-            detail = ", ".join(f"{k}={v}" for k, v in data.items() if v) or sent.answer.get("Reason", "")
-            step.events.append(f"{sent.request:<6} {sent.logical_id:<36} {sent.status:<7} {detail}"[:400])
-        for key, physical in targets.items():
+            detail = ", ".join(f"{k}={v}" for k, v in data.items() if v and k != "FunctionArn")
+            line = f"{sent.request:<6} {sent.logical_id:<36} {sent.status:<7} {detail or sent.answer.get('Reason', '')}"
+            step.events.append(line if len(line) <= WIDTH - 3 else line[: WIDTH - 6] + "...")
+        for denied in deployment.denied if deployment else []:
+            step.events.append(f"DENIED {denied[0]} on {denied[1]}")
+        for key, physical in self.seen.items():
             step.rows.append(
                 Row(
                     key,
                     physical.split(":function:")[-1],
-                    describe(declared.get(key)),
+                    describe(declared.get(key)) if key in self.stack.configs() else "(not in the template)",
                     describe(before.get(key)),
                     describe(after.get(key)),
+                    step.owners[key],
                 )
             )
         return step
 
+    def _deploy(self, title: str, version: int, alter: Callable[[dict[str, Any]], None] | None = None) -> Step:
+        _, template = self.synth(version)
+        if alter is not None:
+            alter(template)
+        return self._step(title, lambda: self.stack.deploy(template))
+
     # The steps
 
     def deploy(self) -> Step:
-        create_function(self.client("lambda"), LEGACY)
         lam = self.client("lambda")
+        create_function(lam, LEGACY)
         version = lam.publish_version(FunctionName=LEGACY)["Version"]
         with contextlib.suppress(lam.exceptions.ResourceConflictException):
             lam.create_alias(FunctionName=LEGACY, Name="blue", FunctionVersion=version)
         self.client("sqs").create_queue(QueueName="legacy-billing-dlq")
-        outdir, self.template = self.synth()
-        resources = Template(self.template, self.client, self.stack_id)
-        resources.provision()
-        self.handler = LocalFunction(handler_asset(outdir, self.template), self.endpoint)
-        self.cloud = LocalCloudFormation(resources, self.handler, self.server)
-        return self._step("1. deploy (Create events)", lambda: self.stack.deploy(self.template))
+        outdir, template = self.synth(1)
+        self.handler = LocalFunction(handler_asset(outdir, template), self.endpoint, self.server.url)
+        self.cloud = LocalCloudFormation(self.client, self.handler, self.server, self.stack_id)
+        return self._step("1. deploy (Create events)", lambda: self.stack.deploy(template))
 
     def drifted_config(self) -> str:
         """The logical id of the config the out-of-band change hits: the one with both destinations."""
         return next(
             key
-            for key, resource in self.stack.deployed.items()
+            for key, resource in self.stack.configs().items()
             if "OnSuccess" in resource.properties.get("DestinationConfig", {})
         )
 
     def change_out_of_band(self) -> Step:
-        physical = self.configs()[self.drifted_config()]
+        physical = self.stack.configs()[self.drifted_config()].physical_id
 
         def console_edit() -> None:
             self.client("lambda").put_function_event_invoke_config(FunctionName=physical, MaximumRetryAttempts=2)
@@ -237,61 +233,70 @@ class Rehearsal:
         return self._step("2. out-of-band change through the API (someone in the console)", console_edit)
 
     def redeploy_unchanged(self) -> Step:
-        _, self.template = self.synth()
-        return self._step(
-            "3. redeploy, no code change (the drift check corrects it)", lambda: self.stack.deploy(self.template)
-        )
+        return self._deploy("3. redeploy, no code change (the drift check corrects it)", 1)
 
     def change_settings(self) -> Step:
-        _, self.template = self.synth()
-        self.template = changed_settings(self.template)
-        return self._step(
-            "4. change of settings (Update; a new qualifier replaces a physical id)",
-            lambda: self.stack.deploy(self.template),
-        )
+        return self._deploy("4. change of settings (Update; the legacy config moves to an alias: replaced)", 2)
 
     def fail_and_roll_back(self) -> Step:
         lam = self.client("lambda")
         lam.update_function_event_invoke_config(FunctionName=LEGACY, Qualifier="blue", MaximumRetryAttempts=0)
         lam.delete_alias(FunctionName=LEGACY, Name="blue")
-        _, self.template = self.synth()
-        self.template = changed_settings(self.template)
-        step = self._step(
-            "5. console edit, then the alias deleted out of band; redeploy: the correction fails, the stack rolls back",
-            lambda: self.stack.deploy(self.template),
-        )
+        step = self._deploy("5. console edit, then the alias deleted out of band; the correction fails, rollback", 2)
         lam.create_alias(
             FunctionName=LEGACY, Name="blue", FunctionVersion=lam.publish_version(FunctionName=LEGACY)["Version"]
         )
         return step
 
+    def rename(self) -> Step:
+        return self._deploy("6. rename: the alias config moves into a construct (new logical id); config kept", 3)
+
+    def remove(self) -> Step:
+        return self._deploy("7. removal: the alias config leaves the app; the cleanup deletes it", 4)
+
+    def adopt_and_roll_back(self) -> Step:
+        lam = self.client("lambda")
+        create_function(lam, REPORTS)
+        lam.put_function_event_invoke_config(FunctionName=REPORTS, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=900)
+
+        def failing(template: dict[str, Any]) -> None:
+            template["Resources"]["Unreachable"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "bad name!"}}
+
+        return self._deploy(
+            "8. adopt legacy-reports' console config while another resource fails: put back as found", 5, failing
+        )
+
     def destroy(self) -> Step:
-        return self._step("6. destroy (Delete events)", self.stack.destroy)
+        return self._step("9. destroy (Delete events; the retained config stays)", self.stack.destroy)
 
     def run(self) -> list[Step]:
+        return [step() for step in self.steps()]
+
+    def steps(self) -> list[Callable[[], Step]]:
         return [
-            self.deploy(),
-            self.change_out_of_band(),
-            self.redeploy_unchanged(),
-            self.change_settings(),
-            self.fail_and_roll_back(),
-            self.destroy(),
+            self.deploy,
+            self.change_out_of_band,
+            self.redeploy_unchanged,
+            self.change_settings,
+            self.fail_and_roll_back,
+            self.rename,
+            self.remove,
+            self.adopt_and_roll_back,
+            self.destroy,
         ]
 
 
-def changed_settings(template: dict[str, Any]) -> dict[str, Any]:
-    """The next version of the app, as a code change would make it: the alias config retries twice, and the legacy
-    config moves to the function's `blue` alias (a new physical id, so CloudFormation deletes the old one)."""
-    changed = copy.deepcopy(template)
-    for resource in changed["Resources"].values():
-        properties = resource.get("Properties", {})
-        if resource["Type"] != CONFIG_TYPE:
-            continue
-        if properties.get("Qualifier") == "live":
-            properties["MaximumRetryAttempts"] = 2
-        if properties.get("FunctionName") == LEGACY:
-            properties["FunctionName"] = f"{LEGACY}:blue"
-    return changed
+EXPECTED = [
+    "CREATE_COMPLETE",
+    "(no deploy)",
+    "UPDATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "DELETE_COMPLETE",
+]
 
 
 def main() -> int:
@@ -300,28 +305,15 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as workdir, Rehearsal(running.endpoint, Path(workdir)) as rehearsal:
             print(f"LocalStack at {running.endpoint}; stack {rehearsal.stack_id}\n")
             steps = []
-            for run_step in (
-                rehearsal.deploy,
-                rehearsal.change_out_of_band,
-                rehearsal.redeploy_unchanged,
-                rehearsal.change_settings,
-                rehearsal.fail_and_roll_back,
-                rehearsal.destroy,
-            ):
+            for run_step in rehearsal.steps():
                 steps.append(run_step())
                 print(steps[-1].render(), end="\n\n", flush=True)
     finally:
         running.stop()
-    expected = [
-        "CREATE_COMPLETE",
-        "(no deploy)",
-        "UPDATE_COMPLETE",
-        "UPDATE_COMPLETE",
-        "UPDATE_ROLLBACK_COMPLETE",
-        "DELETE_COMPLETE",
-    ]
-    ok = [step.status for step in steps] == expected
-    print("rehearsal:", "every step ended as expected" if ok else f"unexpected: {[s.status for s in steps]}")
+    statuses = [step.status for step in steps]
+    denied = [call for step in steps if step.deployment for call in step.deployment.denied]
+    ok = statuses == EXPECTED and not denied
+    print("rehearsal:", "every step ended as expected" if ok else f"unexpected: {statuses}, {len(denied)} denied")
     return 0 if ok else 1
 
 

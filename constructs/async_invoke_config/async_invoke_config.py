@@ -38,7 +38,7 @@ from .handler.contract import (
     is_self_destination,
     parse_function_name,
 )
-from .provider import SERVICE_TIMEOUT, Provider
+from .provider import SERVICE_TIMEOUT, PolicyTarget, Provider
 
 Destination = lambda_.IDestination | str
 SEND_ACTIONS = {
@@ -58,7 +58,7 @@ class _Target:
     function_name: str
     qualifier: str | None
     function: lambda_.IFunction | None
-    policy_arns: tuple[str, str] | None
+    policy: PolicyTarget | None
 
 
 class AsyncInvokeConfig(Construct):
@@ -130,7 +130,10 @@ class AsyncInvokeConfig(Construct):
         """The custom resource (``Custom::LambdaAsyncInvokeConfig``)."""
         self.function_arn = self.resource.get_att_string(DATA_FUNCTION_ARN)
         """The qualified ARN of the function the config belongs to, as Lambda reports it."""
-        provider.add_config(self.resource, target.policy_arns)
+        plain = target.function is not None and getattr(target.function, "lambda_", target.function) is target.function
+        provider.add_config(
+            self.resource, properties, target.policy, target.function if plain else None, target.qualifier
+        )
         self._depend_on_target(target)
 
     @staticmethod
@@ -201,8 +204,8 @@ class AsyncInvokeConfig(Construct):
             mutable=False,
         )
         arn = (
-            target.policy_arns[0]
-            if target.policy_arns
+            target.policy.arn
+            if target.policy
             else stack.format_arn(
                 service="lambda", resource="function", resource_name="unknown", arn_format=ArnFormat.COLON_RESOURCE_NAME
             )
@@ -250,7 +253,7 @@ def _target(scope: Construct, function: lambda_.IFunction | str, qualifier: str 
     if isinstance(function, str):
         name, in_name = _parse_name(function, stack)
         _check_agreement(qualifier, in_name, repr(function))
-        return _Target(function, qualifier, None, _policy_arns(function) if name else None)
+        return _Target(function, qualifier, None, _policy_target(function) if name else None)
 
     alias_name = getattr(function, "alias_name", None)
     version = getattr(function, "version", None)
@@ -261,8 +264,21 @@ def _target(scope: Construct, function: lambda_.IFunction | str, qualifier: str 
     if not Token.is_unresolved(arn):
         _, in_name = _parse_name(arn, stack)
         _check_agreement(qualifier or derived, in_name, repr(arn))
-        return _Target(arn, qualifier or derived, function, _policy_arns(arn))
-    return _Target(arn, qualifier or derived, function, (arn, f"{arn}:*"))
+        return _Target(arn, qualifier or derived, function, _policy_target(arn))
+    return _Target(
+        arn, qualifier or derived, function, PolicyTarget(arn, underlying.function_name, _identity(underlying))
+    )
+
+
+def _identity(function: lambda_.IFunction) -> str | None:
+    """What changes when a function known only by a reference is replaced: an in-app function's name as its template
+    gives it (absent: CloudFormation names it once). None for a function imported by a reference (a parameter, an
+    import), which may resolve to another function in any deploy."""
+    cfn = function.node.default_child if isinstance(function, lambda_.Function) else None
+    if not isinstance(cfn, lambda_.CfnFunction):
+        return None
+    stack = Stack.of(function)
+    return json.dumps([stack.get_logical_id(cfn), stack.resolve(cfn.function_name), cfn.package_type])
 
 
 def _parse_name(value: str, stack: Stack) -> tuple[str | None, str | None]:
@@ -289,16 +305,16 @@ def _check_agreement(qualifier: str | None, other: str | None, where: str) -> No
         raise InvalidProperty(f"`qualifier` {qualifier!r} disagrees with the qualifier {other!r} of {where}.")
 
 
-def _policy_arns(function: str) -> tuple[str, str]:
-    """The function's ARN and its versions' and aliases' (`:*`) for a literal name in any form; what the name
-    leaves out (partition, region, account) is the stack's."""
+def _policy_target(function: str) -> PolicyTarget:
+    """The function's unqualified ARN and name for a literal name in any form; what the name leaves out
+    (partition, region, account) is the stack's."""
     match = FUNCTION_NAME_PATTERN.fullmatch(function)
     assert match is not None
     prefix = match.group("arn") or "arn:${AWS::Partition}:lambda:"
     region = match.group("region") or "${AWS::Region}:"
     account = match.group("account") or "${AWS::AccountId}:"
     arn = f"{prefix}{region}{account}function:{match.group('name')}"
-    return (Fn.sub(arn), Fn.sub(f"{arn}:*")) if "${" in arn else (arn, f"{arn}:*")
+    return PolicyTarget(Fn.sub(arn) if "${" in arn else arn, match.group("name"))
 
 
 def _check_destination_arn(arn: str, half: str, prop: str, target: _Target) -> str:
@@ -311,22 +327,33 @@ def _check_destination_arn(arn: str, half: str, prop: str, target: _Target) -> s
 
 
 def _register(scope: Construct, target: _Target) -> None:
-    """One config per function and qualifier in an app: two would overwrite each other on every deploy."""
+    """One config per function and qualifier in an app: two would overwrite each other on every deploy. Compared by
+    what the function resolves to (an in-app function by its construct, wherever it is configured from; a literal
+    name by its account, region and name), not by the construct path; a name whose account or region is not known
+    (an environment-agnostic stack) is compared within its stack only, since two such stacks may deploy apart."""
     stack = Stack.of(scope)
     qualifier = target.qualifier or LATEST
     identity: tuple[str, ...]
     if Token.is_unresolved(target.function_name):
-        identity = (stack.node.path, json.dumps(stack.resolve(target.function_name), sort_keys=True))
-        shown = f"{target.function.node.path if target.function else target.function_name}"
+        underlying = getattr(target.function, "lambda_", target.function)
+        home = Stack.of(underlying) if underlying is not None else stack
+        identity = ("function", underlying.node.path if underlying is not None else stack.node.path)
+        if underlying is None:
+            identity += (json.dumps(stack.resolve(target.function_name), sort_keys=True),)
+        shown = underlying.node.path if underlying is not None else target.function_name
+        qualifier_key = json.dumps(home.resolve(qualifier))
     else:
         match = FUNCTION_NAME_PATTERN.fullmatch(target.function_name)
         assert match is not None
         account = (match.group("account") or "").rstrip(":") or stack.account
         region = (match.group("region") or "").rstrip(":") or stack.region
         qualifier = qualifier if target.qualifier or not match.group("qualifier") else match.group("qualifier")
-        identity = (account, region, match.group("name"))
+        known = not Token.is_unresolved(account) and not Token.is_unresolved(region)
+        identity = (account, region) if known else ("stack", stack.node.path)
+        identity += (match.group("name"),)
         shown = match.group("name")
-    key = (*identity, json.dumps(stack.resolve(qualifier)))
+        qualifier_key = json.dumps(stack.resolve(qualifier))
+    key = (*identity, qualifier_key)
     declared = _declared.setdefault(scope.node.root, {})
     if key in declared:
         raise InvalidProperty(

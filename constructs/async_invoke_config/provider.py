@@ -1,8 +1,13 @@
-"""The one custom-resource handler per stack: its function, role, log group and the IAM scope of its API calls."""
+"""The one custom-resource handler per stack: its function, role, log group, the IAM scope of its API calls, and the
+drift check."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,12 +17,17 @@ from aws_cdk import (
     Acknowledgment,
     Annotations,
     ArnFormat,
+    Aspects,
     Aws,
     CustomResource,
     Duration,
-    Fn,
+    IAspect,
     IResolvable,
     IResolveContext,
+    IStableListProducer,
+    IStableStringProducer,
+    IStringProducer,
+    Lazy,
     RemovalPolicy,
     Stack,
     Token,
@@ -28,21 +38,58 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from .handler.contract import DEPLOY_TOKEN, DRIFT_CHECK_TYPE, PARAMETER_ROOT, SCHEDULE_KEY, InvalidProperty
+from .handler.contract import (
+    BARE_NAME_MAX,
+    CONFIGS,
+    DECLARATIONS,
+    DEPLOY_TOKEN,
+    DRIFT_CHECK_TYPE,
+    LATEST,
+    PARAMETER_ROOT,
+    SCHEDULE_KEY,
+    InvalidProperty,
+)
 
 HANDLER_DIR = (Path(__file__).parent / "handler").resolve()
 PROVIDER_ID = "AsyncInvokeConfigProvider"
 HANDLER_TIMEOUT = Duration.minutes(5)
-SERVICE_TIMEOUT = Duration.minutes(6)
+# The handler's own asynchronous invocations (CloudFormation invokes it asynchronously): an event waits at most a
+# minute, and one that failed is never run again. So every run ends within 60 s + the 5-minute timeout of being
+# sent, before CloudFormation stops waiting (SERVICE_TIMEOUT): no event runs after CloudFormation gave up on it.
+HANDLER_MAX_EVENT_AGE = Duration.seconds(60)
+HANDLER_RETRY_ATTEMPTS = 0
+SERVICE_TIMEOUT = Duration.minutes(7)
 ACTIONS = [f"lambda:{verb}FunctionEventInvokeConfig" for verb in ("Get", "Put", "Update", "Delete")]
-PARAMETER_ACTIONS = ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParametersByPath"]
+RECORD_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"]
+STACK_ACTIONS = ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"]
 TOKEN_CONTEXT = "async-invoke-config:deploy-token"
-# IAM allows 10,240 characters of inline policy per role. Listing each target (two ARNs of up to ~120 characters)
-# stops well before that; past this estimate the policy scopes to the stack's account and region instead.
-POLICY_BUDGET = 8000
-TOKEN_ARN_ESTIMATE = 120
+# A managed policy holds 6,144 characters (whitespace aside). Each target costs its function's ARN twice and its
+# records' ARN; past this estimate (the statements' own text aside) the policy scopes to the stack's account and
+# region instead. Unresolved parts are counted at their longest: a 64-character name, the longest partition and region.
+POLICY_BUDGET = 5800
+FUNCTION_ARN_PREFIX = len("arn:aws-us-gov:lambda:ap-southeast-2:123456789012:function:")
+RECORD_ARN_PREFIX = len(f"arn:aws-us-gov:ssm:ap-southeast-2:123456789012:parameter{PARAMETER_ROOT}/")
+
+
+@dataclass(frozen=True)
+class PolicyTarget:
+    """A function the handler may act on: its unqualified ARN and its name (each a literal or a token), and what
+    tells, at synth time, whether a token will resolve to another function: for an in-app function, its name as the
+    template gives it (a new name replaces the function); None when nothing tells (a parameter, say)."""
+
+    arn: str
+    name: str
+    identity: str | None = ""
+
+
+@dataclass(frozen=True)
+class _Config:
+    resource: CustomResource
+    properties: dict[str, Any]
+    function: lambda_.IFunction | None
+    qualifier: str | None
 
 
 class Provider(Construct):
@@ -54,11 +101,13 @@ class Provider(Construct):
         existing = stack.node.try_find_child(PROVIDER_ID)
         return existing if isinstance(existing, Provider) else cls(stack, PROVIDER_ID)
 
-    def __init__(self, scope: Construct, id_: str) -> None:
-        super().__init__(scope, id_)
-        self._targets: dict[str, str] = {}
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self._targets: dict[str, PolicyTarget] = {}
+        self._estimate = 0
+        self._configs: list[_Config] = []
         self.wide = False
-        stack = Stack.of(self)
+        self.stack = Stack.of(self)
 
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
@@ -71,7 +120,7 @@ class Provider(Construct):
         )
         cfn_role = self.role.node.default_child
         assert isinstance(cfn_role, iam.CfnRole)
-        cfn_role.add_property_override("Policies", _Late(self._policies))
+        cfn_role.add_property_override("Policies", _Late(self._inline_policies))
         self.function = lambda_.Function(
             self,
             "Handler",
@@ -82,22 +131,15 @@ class Provider(Construct):
             memory_size=256,
             role=self.role,
             log_group=self.log_group,
+            max_event_age=HANDLER_MAX_EVENT_AGE,
+            retry_attempts=HANDLER_RETRY_ATTEMPTS,
             description="Keeps Lambda async-invoke configs as declared (cdk-async-invoke-config).",
         )
-        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
-        path = stack.format_arn(
-            service="ssm", resource="parameter", resource_name=f"{PARAMETER_ROOT.lstrip('/')}/{stack_uuid}"
-        )
-        self._parameters = [path, f"{path}/*"]
-        self._all_functions = stack.format_arn(
-            service="lambda", resource="function", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
+        self.targets_policy: iam.CfnManagedPolicy | None = None
         _acknowledge(
             self.role,
             "AwsSolutions-IAM5",
-            "Log streams are created under the handler's own log group (`:*`), and each target function's configs "
-            "live on its versions and aliases (`function:NAME:*`); past the size budget the scope is the stack's "
-            "account and region (`function:*`), never `*`.",
+            "Log streams are created under the handler's own log group (`:*`).",
         )
         _acknowledge(self.function, "AwsSolutions-L1", "The handler is built and tested for the Python 3.13 runtime.")
         self.drift_check: CustomResource | None = CustomResource(
@@ -105,16 +147,28 @@ class Provider(Construct):
             "DriftCheck",
             service_token=self.function.function_arn,
             resource_type=DRIFT_CHECK_TYPE,
-            properties={DEPLOY_TOKEN: deploy_token(self)},
+            properties={
+                DEPLOY_TOKEN: deploy_token(self),
+                CONFIGS: Lazy.list(_ListOf(lambda: [config.resource.ref for config in self._configs])),
+                DECLARATIONS: Lazy.string(_Once(self._digest)),
+            },
             service_timeout=SERVICE_TIMEOUT,
         )
         self.schedule: events.Rule | None = None
+        Aspects.of(self).add(_Finish(self))
 
-    def add_config(self, config: CustomResource, arns: tuple[str, str] | None) -> None:
-        """Register one config: the handler may act on its function, and the drift check runs after it."""
-        self.add_target(arns)
-        if self.drift_check is not None:
-            self.drift_check.node.add_dependency(config)
+    def add_config(
+        self,
+        resource: CustomResource,
+        properties: dict[str, Any],
+        target: PolicyTarget | None,
+        function: lambda_.IFunction | None,
+        qualifier: str | None,
+    ) -> None:
+        """Register one config: the handler may act on its function (the config waits for that permission), and the
+        drift check reads it."""
+        self._configs.append(_Config(resource, properties, function, qualifier))
+        resource.node.add_dependency(self.add_target(target))
 
     def configure(self, on_deploy: bool, schedule: Duration | None) -> None:
         if not on_deploy and self.drift_check is not None:
@@ -137,18 +191,63 @@ class Provider(Construct):
                 ],
             )
 
-    def add_target(self, arns: tuple[str, str] | None) -> None:
-        """Allow the handler the config actions on one more function, given as its ARN and the ARN of its versions
-        and aliases (`:*`); None, when only a token name is known, scopes the policy to the account and region."""
-        if arns is None:
+    def add_target(self, target: PolicyTarget | None) -> iam.CfnManagedPolicy:
+        """Allow the handler the config actions on one more function (and its versions and aliases) and on its
+        records; None, when only a token name is known, scopes the policy to the account and region. Returns the
+        managed policy that grants it."""
+        if target is None:
             self._widen("a config names its function by a token whose ARN is not known at synth time")
-        elif arns[0] not in self._targets:
-            self._targets[arns[0]] = arns[1]
-            if self._estimate() > POLICY_BUDGET:
+        elif target.arn not in self._targets:
+            self._targets[target.arn] = target
+            self._estimate += _cost(target)
+            if self._estimate > POLICY_BUDGET:
                 self._widen(
                     f"listing {len(self._targets)} functions would pass the {POLICY_BUDGET}-character budget of "
-                    "the role's inline policies"
+                    "a managed policy"
                 )
+        if self.targets_policy is None:
+            self.targets_policy = self._managed_policy()
+        return self.targets_policy
+
+    def _managed_policy(self) -> iam.CfnManagedPolicy:
+        """The targets' permissions, in a managed policy whose logical id is a hash of its document: a deploy that
+        changes the targets creates a new policy and deletes the old one only in the cleanup phase, after the Deletes
+        of the configs that depended on it (which still need their function's permission)."""
+        policy = iam.CfnManagedPolicy(
+            self,
+            "Targets",
+            policy_document=_Late(self._targets_document),
+            roles=[self.role.role_name],
+            description="What the AsyncInvokeConfig handler may configure (replaced whenever its targets change).",
+        )
+        policy.override_logical_id(Lazy.uncached_string(_StringOf(lambda: f"{PROVIDER_ID}Targets{self._hash()}")))
+        return policy
+
+    def acknowledge_wildcards(self) -> None:
+        """The targets' policy's wildcards, each acknowledged with its reason (cdk-nag names each finding by the
+        resource, so this runs once every target is known)."""
+        if self.targets_policy is None:
+            return
+        reason = (
+            "Each target function's configs live on its versions and aliases (`function:NAME:*`) and its records "
+            "under `async-invoke-config/NAME/*`; past the size budget the scope is the stack's account and region "
+            "(`function:*`, `async-invoke-config/*`), never `*`."
+        )
+        resources = [r for s in self.stack.resolve(self._targets_document())["Statement"] for r in s["Resource"]]
+        for resource in resources:
+            flat = _flatten(resource)
+            if "*" in flat:
+                _acknowledge(self.targets_policy, f"AwsSolutions-IAM5[Resource::{flat}]", reason)
+
+    def _hash(self) -> str:
+        """A hash of what the policy grants. A template that names a function by a reference grants whatever that
+        reference resolves to at deploy time, so the hash takes in what replaces such a function too (or, when
+        nothing tells, the deploy token: then every deploy replaces the policy)."""
+        identities = [
+            target.identity if target.identity is not None else deploy_token(self) for target in self._targets.values()
+        ]
+        content = [self.stack.resolve(self._targets_document()), identities]
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:8].upper()
 
     def _widen(self, why: str) -> None:
         if not self.wide:
@@ -158,26 +257,100 @@ class Provider(Construct):
                 f"(lambda:...:function:*) because {why}."
             )
 
-    def _estimate(self) -> int:
-        return sum((TOKEN_ARN_ESTIMATE if Token.is_unresolved(arn) else len(arn)) * 2 + 8 for arn in self._targets)
+    def _targets_document(self) -> dict[str, Any]:
+        if self.wide:
+            functions = [self._function_arn("*")]
+            records = [self._record_arn("*")]
+        else:
+            functions = [arn for target in self._targets.values() for arn in (target.arn, f"{target.arn}:*")]
+            records = [self._record_arn(f"{target.name}/*") for target in self._targets.values()]
+        return _document([(ACTIONS, functions), (RECORD_ACTIONS, records)])
 
-    def _policies(self) -> list[dict[str, Any]]:
-        resources = [self._all_functions] if self.wide else [a for pair in self._targets.items() for a in pair]
+    def _inline_policies(self) -> list[dict[str, Any]]:
+        log_group = self.log_group.log_group_arn
         return [
             {
                 "PolicyName": "Logs",
                 "PolicyDocument": _document(
-                    ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    [self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:*"],
+                    [(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group, f"{log_group}:*"])]
                 ),
             },
-            {"PolicyName": "EventInvokeConfig", "PolicyDocument": _document(ACTIONS, resources)},
-            {"PolicyName": "Declarations", "PolicyDocument": _document(PARAMETER_ACTIONS, self._parameters)},
+            {"PolicyName": "Stack", "PolicyDocument": _document([(STACK_ACTIONS, [Aws.STACK_ID])])},
         ]
+
+    def _function_arn(self, name: str) -> str:
+        return self.stack.format_arn(
+            service="lambda", resource="function", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+
+    def _record_arn(self, path: str) -> str:
+        return self.stack.format_arn(
+            service="ssm", resource="parameter", resource_name=f"{PARAMETER_ROOT.lstrip('/')}/{path}"
+        )
+
+    def _digest(self) -> str:
+        """A digest of every config's logical id and declaration: it changes exactly when a config is added, removed,
+        renamed or changes, so that even with a fixed token the drift check runs then."""
+        declared = [
+            [self.stack.get_logical_id(_cfn(config.resource)), self.stack.resolve(config.properties)]
+            for config in self._configs
+        ]
+        return hashlib.sha256(json.dumps(sorted(declared, key=str), sort_keys=True).encode()).hexdigest()[:16]
+
+    def wait_for_qualifiers(self) -> None:
+        """A config that names an alias or version of an in-app function by its qualifier alone waits for the aliases
+        (by name) and versions of that function, so that the first deploy does not configure them before they exist."""
+        pending = [c for c in self._configs if c.function is not None and c.qualifier not in (None, LATEST)]
+        if not pending:
+            return
+        by_function: dict[str, list[IConstruct]] = {}
+        for node in self.stack.node.find_all():
+            if isinstance(node, lambda_.Alias | lambda_.Version):
+                version = node.version if isinstance(node, lambda_.Alias) else node
+                by_function.setdefault(version.lambda_.node.path, []).append(node)
+        for config in pending:
+            assert config.function is not None and config.qualifier is not None
+            if Token.is_unresolved(config.qualifier):
+                continue
+            for node in by_function.get(config.function.node.path, []):
+                named = node.alias_name if isinstance(node, lambda_.Alias) else None
+                if named == config.qualifier or (named is None and config.qualifier.isdigit()):
+                    config.resource.node.add_dependency(node)
+
+
+@jsii.implements(IAspect)
+class _Finish:
+    """What needs every config of the stack known: the waits for aliases and versions, the acknowledgments."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.done = False
+
+    def visit(self, node: IConstruct) -> None:
+        if node is self.provider and not self.done:
+            self.done = True
+            self.provider.wait_for_qualifiers()
+            self.provider.acknowledge_wildcards()
+
+
+def _flatten(value: Any) -> str:
+    """A resolved ARN written the way cdk-nag names it in a finding: `<Logical.Attr>`, `<AWS::Region>`."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_flatten(part) for part in parts)
+    if "Fn::Sub" in value:
+        return re.sub(r"\$\{([^}]+)\}", r"<\1>", value["Fn::Sub"])
+    return json.dumps(value)
 
 
 def deploy_token(scope: Construct) -> str:
-    """A new, increasing value each synth, so every deploy updates the drift check; fixed by the context value
+    """A new value each synth, so every deploy updates the drift check; fixed by the context value
     `async-invoke-config:deploy-token` for byte-identical templates (snapshot tests, reviews)."""
     fixed = scope.node.try_get_context(TOKEN_CONTEXT)
     return str(fixed) if fixed is not None else datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -201,10 +374,50 @@ class _Late:
         return Token.as_string(self)
 
 
-def _document(actions: list[str], resources: list[str]) -> dict[str, Any]:
+@jsii.implements(IStringProducer)
+class _StringOf:
+    def __init__(self, produce: Callable[[], str]) -> None:
+        self._produce = produce
+
+    def produce(self, context: IResolveContext) -> str:
+        return self._produce()
+
+
+@jsii.implements(IStableListProducer)
+class _ListOf:
+    def __init__(self, produce: Callable[[], list[str]]) -> None:
+        self._produce = produce
+
+    def produce(self) -> list[str]:
+        return self._produce()
+
+
+@jsii.implements(IStableStringProducer)
+class _Once:
+    def __init__(self, produce: Callable[[], str]) -> None:
+        self._produce = produce
+
+    def produce(self) -> str:
+        return self._produce()
+
+
+def _cost(target: PolicyTarget) -> int:
+    """The characters a target adds to the policy: `"ARN","ARN:*","RECORDS/*",`."""
+    name = BARE_NAME_MAX if Token.is_unresolved(target.name) else len(target.name)
+    arn = FUNCTION_ARN_PREFIX + name if Token.is_unresolved(target.arn) else len(target.arn)
+    return 2 * arn + 2 + RECORD_ARN_PREFIX + name + 2 + 3 * 3
+
+
+def _cfn(resource: CustomResource) -> Any:
+    return resource.node.default_child
+
+
+def _document(statements: list[tuple[list[str], list[str]]]) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}],
+        "Statement": [
+            {"Effect": "Allow", "Action": actions, "Resource": resources} for actions, resources in statements
+        ],
     }
 
 
