@@ -34,6 +34,7 @@ class Result:
     changed: tuple[str, ...] = ()
     error: str = ""
     skipped: str = ""
+    unsettled: bool = False  # it wrote, then could not redo what a concurrent Delete or Update of its owner did
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,12 @@ def check_one(api: Api, records: Records, item: Item) -> Result:
             if _unchanged(records, target, record):
                 raise
             return _skipped(target, RACED)  # its owner's Delete (or Update) ran meanwhile: theirs wins
-        _settle(api, records, target, record)
+        try:
+            _settle(api, records, target, record)
+        except Exception as error:  # noqa: BLE001 - reported as a failure that a deploy starting cannot explain
+            reason = f"written, then not settled after its record changed: {describe(error)}"
+            decision("drift_correction_failed", function=str(target), error=reason)
+            return Result(str(target), done.step.action, done.step.changed, error=reason, unsettled=True)
     except Exception as error:  # noqa: BLE001 - one config's failure must not hide the others' results
         reason = describe(error)
         decision("drift_correction_failed", function=str(target), error=reason)
@@ -117,15 +123,16 @@ def _skipped(target: Target, reason: str) -> Result:
 
 
 def _unchanged(records: Records, target: Target, record: Record) -> bool:
+    """The record still says what was read (SSM numbers versions anew after a delete: the content is compared too)."""
     now = records.get(target.record)
-    return now is not None and now.version == record.version
+    return now is not None and now.version == record.version and now == record
 
 
 def _settle(api: Api, records: Records, target: Target, written: Record) -> None:
     """After a correction: if the record changed meanwhile (its owner's Delete or Update ran while this check wrote),
     the check's write may have undone theirs; redo what the record now says."""
     now = records.get(target.record)
-    if now is not None and now.version == written.version:
+    if now is not None and now.version == written.version and now == written:
         return
     decision("drift_correction_raced", function=str(target), record="gone" if now is None else "changed")
     if now is not None:

@@ -59,6 +59,9 @@ for _noisy in ("boto3", "botocore", "urllib3"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 DEADLINE_MARGIN = 10.0
+# No call starts that could still be running when the handler answers: the clients give up on a call after
+# CALL_TIMEOUT (connect + read), so calls stop this long before the answer's deadline.
+CALL_TIMEOUT = 20.0
 NO_CONTEXT_SECONDS = 900.0
 NOT_CREATED = "not-created:"
 # Lambda's control-plane quota is shared by the whole account; the drift check keeps well below it.
@@ -77,7 +80,9 @@ def default_client(service: str) -> Any:
         import boto3
         from botocore.config import Config
 
-        config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=15)
+        config = Config(
+            retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=CALL_TIMEOUT - 5
+        )
         _clients[service] = boto3.client(service, config=config)  # type: ignore[call-overload]
     return _clients[service]
 
@@ -134,7 +139,7 @@ def on_event(
     """Answer one event. Every CloudFormation event ends in exactly one response; returns the body sent (or, for a
     scheduled drift check, its summary)."""
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else NO_CONTEXT_SECONDS
-    deadline = Deadline.after(remaining - DEADLINE_MARGIN, clock)
+    deadline = Deadline.after(remaining - DEADLINE_MARGIN - CALL_TIMEOUT, clock)
 
     def services(rate: float | None = None, propagation: float = PROPAGATION_WINDOW) -> Services:
         limiter = RateLimiter(rate, clock, sleep) if rate else None
@@ -145,7 +150,7 @@ def on_event(
     responder = Responder(event, opener, sleep)
     failed_id = event.get("PhysicalResourceId") or f"{NOT_CREATED}{event.get('LogicalResourceId', '')}"
     watchdog = threading.Timer(
-        max(0.0, deadline.remaining()),
+        max(0.0, deadline.remaining() + CALL_TIMEOUT),
         lambda: responder.answer(
             FAILED, failed_id, f"Timed out: no result {DEADLINE_MARGIN:.0f} s before the handler's own timeout."
         ),
@@ -201,11 +206,15 @@ def configure(event: Mapping[str, Any], services: Services) -> Outcome:
     found = services.records.get(target.record)
     live = services.lambda_api.get(**target.params())
     retain = declared.removal_policy == REMOVAL_RETAIN
-    claimed = claim(owner, declared.settings, retain, found, from_api(live) if live else None, first)
-    if claimed.action == REFUSE or claimed.record is None:
-        raise Refused(f"{target} is {claimed.reason}.")
-    if claimed.record != found:
-        services.records.put(target.record, claimed.record)
+    for _ in range(2):  # a claim is written only if no record appeared meanwhile; else decide again on that one
+        claimed = claim(owner, declared.settings, retain, found, from_api(live) if live else None, first)
+        if claimed.action == REFUSE or claimed.record is None:
+            raise Refused(f"{target} is {claimed.reason}.")
+        if claimed.record == found or services.records.put(target.record, claimed.record, new=found is None):
+            break
+        found = services.records.get(target.record)
+    else:
+        raise Refused(f"{target} was claimed twice while this event claimed it; deploy again.")
     try:
         done = converge(services.lambda_api, target, declared.settings, live)
     except Exception:
@@ -245,10 +254,11 @@ def remove(event: Mapping[str, Any], services: Services) -> Outcome:
     """A config's Delete: only the owner touches the config (deleted if it created it, put back as found if it
     borrowed it, left if retained); the Delete of a resource that handed the config on leaves it alone."""
     physical_id = str(event.get("PhysicalResourceId", ""))
-    if not is_config_arn(physical_id):
+    target = Target.of_arn(physical_id) if is_config_arn(physical_id) else target_of(event)
+    if target is None:
         decision("delete_skipped", physical_id=physical_id, reason="not a config this resource created")
         return Outcome(physical_id)
-    target, owner = Target.of_arn(physical_id), owner_of(event)
+    owner = owner_of(event)
     found = services.records.get(target.record)
     retain = str((event.get("ResourceProperties") or {}).get(REMOVAL_POLICY, "")).lower() == REMOVAL_RETAIN
     rolling_back = (
@@ -268,10 +278,32 @@ def remove(event: Mapping[str, Any], services: Services) -> Outcome:
         try:
             action = NONE if step.action == RELEASE else let_go(services.lambda_api, target, found.prior)
         except Exception:
-            services.records.put(target.record, found)  # so that a retried Delete finds it
+            keep_for_retry(services, target, found, owner.stack_id)
             raise
-    decision("released", function=physical_id, ownership=step.action, reason=step.reason, action=action)
+    decision("released", function=str(target), ownership=step.action, reason=step.reason, action=action)
     return Outcome(physical_id, action)
+
+
+def target_of(event: Mapping[str, Any]) -> Target | None:
+    """The config a resource declares, for a Delete whose physical id names none: a Create that failed (or whose
+    answer was lost) may still have left its record, which this resource then owns."""
+    try:
+        return from_properties(event.get("ResourceProperties") or {}).target
+    except InvalidProperty:
+        return None
+
+
+def keep_for_retry(services: Services, target: Target, found: Record, stack_id: str) -> None:
+    """A Delete that failed: its record back, so that a retried Delete (a stack delete retried, say) finds it; but
+    in a cleanup phase CloudFormation never retries, and a record would name a resource that is gone."""
+    try:
+        status = stack.status(services.stack, stack_id)
+        if "CLEANUP" not in status:
+            services.records.put(target.record, found)
+            return
+        decision("record_released", function=str(target), reason=f"Delete failed during {status}; not retried")
+    except Exception as error:  # noqa: BLE001 - the Delete fails with its own reason either way
+        decision("record_not_restored", function=str(target), error=describe(error))
 
 
 def drift_check(event: Mapping[str, Any], services_for: ServicesFor) -> Outcome:
@@ -286,6 +318,12 @@ def drift_check(event: Mapping[str, Any], services_for: ServicesFor) -> Outcome:
         decision("drift_check_skipped", request=kind, reason=skip)
         return Outcome(physical_id, data={DATA_CHECKED: "0", DATA_CORRECTED: "0", DATA_CORRECTIONS: ""})
     arns = [str(arn) for arn in (event.get("ResourceProperties") or {}).get(CONFIGS) or [] if is_config_arn(arn)]
+    twice = sorted({arn for arn in arns if arns.count(arn) > 1})
+    if twice:
+        raise InvalidProperty(
+            f"Two configs of this stack configure {', '.join(twice)}: each would take it over from the other; "
+            "declare one config per function and qualifier."
+        )
     items = owned(services, [(Target.of_arn(arn), lambda owner: owner.stack_id == stack_id) for arn in arns])
     report = run_check(services, items)
     corrections = "; ".join(f"{result.function} ({','.join(result.changed)})" for result in report.corrected)
@@ -352,7 +390,8 @@ def scheduled(event: Mapping[str, Any], services_for: ServicesFor) -> dict[str, 
     )
     report = check(services.lambda_api, services.records, items)
     summary = {"summary": report.summary(), DATA_CORRECTED: len(report.corrected)}
-    if report.failed and stack.describe(services.stack, stack_id) != before:
+    overtaken = not any(result.unsettled for result in report.failed)
+    if report.failed and overtaken and stack.describe(services.stack, stack_id) != before:
         decision("drift_check_overtaken", failed=len(report.failed), reason="a deploy changed the stack meanwhile")
         return summary | {"summary": f"{report.summary()}; the stack changed during the check, failures ignored"}
     if report.failed:

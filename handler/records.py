@@ -71,8 +71,15 @@ class Records:
                 found[parameter["Name"]] = decode(parameter["Value"], int(parameter.get("Version", 0)))
         return found
 
-    def put(self, name: str, record: Record) -> None:
-        self.ssm.call("put_parameter", Name=name, Value=encode(record), Type="String", Overwrite=True)
+    def put(self, name: str, record: Record, new: bool = False) -> bool:
+        """Write a record; with `new`, only if there is none (a claim), else False: someone else claimed it."""
+        try:
+            self.ssm.call("put_parameter", Name=name, Value=encode(record), Type="String", Overwrite=not new)
+        except ClientError as error:
+            if new and error_code(error) == "ParameterAlreadyExists":
+                return False
+            raise
+        return True
 
     def delete(self, name: str) -> None:
         try:

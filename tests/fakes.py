@@ -45,6 +45,9 @@ class MemorySsm:
 
     def put_parameter(self, Name: str, Value: str, Type: str, Overwrite: bool) -> dict[str, Any]:  # noqa: N803
         self.calls.append("PutParameter")
+        if Name in self.parameters and not Overwrite:
+            error = {"Error": {"Code": "ParameterAlreadyExists", "Message": "The parameter already exists."}}
+            raise ClientError(error, "PutParameter")  # type: ignore[arg-type]
         version = self.parameters.get(Name, ("", 0))[1] + 1
         self.parameters[Name] = (Value, version)
         return {"Version": version, "Tier": "Standard"}

@@ -189,6 +189,23 @@ def test_one_in_app_function_configured_from_two_stacks_is_rejected():
         build(cdk.Stack(app, "Elsewhere", env=ENV), function=function)
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        lambda stack: "orders",
+        lambda stack: lambda_.Function.from_function_name(stack, "Imported", "orders"),
+        lambda stack: "arn:aws:lambda:us-east-1:123456789012:function:orders",
+    ],
+    ids=["by name", "imported by name", "by ARN"],
+)
+def test_an_in_app_function_and_its_name_are_one_function(other):
+    stack = cdk.Stack(cdk.App(), "Stack", env=ENV)
+    build(stack, function=fn(stack, name="orders"))
+
+    with pytest.raises(ValueError, match="`function` orders .*already has an AsyncInvokeConfig at Stack/Config"):
+        build(stack, function=other(stack))
+
+
 def test_environment_agnostic_stages_may_name_the_same_function():
     app = cdk.App()
     for stage in ("Beta", "Prod"):

@@ -200,6 +200,14 @@ def test_only_the_configs_the_template_declares_are_read(d):
     assert (body["Status"], body["Data"]["Checked"]) == ("SUCCESS", "1")
 
 
+def test_two_configs_of_the_stack_on_one_function_fail_the_check(d):
+    body = d.run(d.event("Update", configs=("orders", "billing", "orders")))
+
+    d.stub.assert_no_pending_responses()
+    assert body["Status"] == "FAILED"
+    assert "Two configs of this stack configure" in body["Reason"] and arn("orders") in body["Reason"]
+
+
 def test_a_config_another_stack_owns_is_skipped_not_written(d):
     d.own("billing", Record(Owner(STACK_ID.replace("Orders", "Billing"), "B"), DECLARED))
     d.get("orders", live("orders"))

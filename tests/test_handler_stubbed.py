@@ -338,15 +338,78 @@ def test_delete_with_retain_leaves_the_config_and_forgets_it(h):
 
 def test_delete_that_fails_keeps_the_record_so_a_retry_can_finish(h, monkeypatch):
     monkeypatch.setattr(lambda_api, "full_jitter", lambda ceiling: ceiling)
+    h.stack.status = "DELETE_IN_PROGRESS"  # a stack delete that fails can be retried
     record = Record(OWNER, from_api({"MaximumRetryAttempts": 1}))
     h.own(record)
     for _ in range(3):
         h.stub.add_client_error("delete_function_event_invoke_config", "ServiceException", "boom", 500)
 
-    body = h.run(load("delete"), seconds=index.DEADLINE_MARGIN + 3)
+    body = h.run(load("delete"), seconds=index.DEADLINE_MARGIN + index.CALL_TIMEOUT + 3)
 
     assert body["Status"] == "FAILED"
     assert h.record() == record
+
+
+def test_delete_that_fails_in_a_cleanup_releases_the_record_as_cloudformation_never_retries(h, monkeypatch):
+    monkeypatch.setattr(lambda_api, "full_jitter", lambda ceiling: ceiling)
+    h.stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+    h.own(Record(OWNER, from_api({"MaximumRetryAttempts": 1})))
+    for _ in range(3):
+        h.stub.add_client_error("delete_function_event_invoke_config", "ServiceException", "boom", 500)
+
+    body = h.run(load("delete"), seconds=index.DEADLINE_MARGIN + index.CALL_TIMEOUT + 3)
+
+    assert body["Status"] == "FAILED"
+    assert h.record() is None
+
+
+def test_a_create_that_failed_at_its_deadline_is_released_by_its_rollback_delete(h, monkeypatch):
+    """Its undo could not finish (SSM failing until the deadline), so its record outlived it; the rollback's Delete
+    (a physical id that names no config) finds the record by the properties and releases it."""
+    monkeypatch.setattr(lambda_api, "full_jitter", lambda ceiling: ceiling)
+    delete_parameter = h.ssm.delete_parameter
+
+    def failing(**params):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "DeleteParameter")
+
+    monkeypatch.setattr(h.ssm, "delete_parameter", failing)
+    h.get(None)
+    for _ in range(3):
+        h.stub.add_client_error("put_function_event_invoke_config", "ServiceException", "boom", 500)
+    created = h.run(load("create"), seconds=index.DEADLINE_MARGIN + index.CALL_TIMEOUT + 3)
+    assert (created["Status"], h.record().owner) == ("FAILED", OWNER)
+    monkeypatch.setattr(h.ssm, "delete_parameter", delete_parameter)
+    h.opener.bodies.clear()
+    h.stub.add_response("delete_function_event_invoke_config", {}, TARGET)
+
+    deleted = h.run(load("delete") | {"PhysicalResourceId": created["PhysicalResourceId"]})
+
+    h.stub.assert_no_pending_responses()
+    assert not created["PhysicalResourceId"].startswith("arn:")
+    assert (deleted["Status"], h.record()) == ("SUCCESS", None)
+
+
+def test_a_claim_that_meets_another_stacks_claim_is_refused(h, monkeypatch):
+    """Two stacks claim the same config at once: each read no record; only one claim is written."""
+    other = Record(
+        Owner(STACK_ID.replace("/Orders/", "/Billing/"), "BillingAsync"), from_api({"MaximumRetryAttempts": 0})
+    )
+    put_parameter = h.ssm.put_parameter
+
+    def claimed_meanwhile(**params):
+        if not params["Overwrite"] and params["Name"] not in h.ssm.parameters:
+            h.own(other)
+        return put_parameter(**params)
+
+    monkeypatch.setattr(h.ssm, "put_parameter", claimed_meanwhile)
+    h.get(None)
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "FAILED"
+    assert "owned by resource BillingAsync of stack Billing" in body["Reason"]
+    assert h.record() == other
 
 
 def test_failed_create_of_adopted_config_leaves_it_and_no_record(h):
@@ -397,7 +460,7 @@ def test_a_record_that_cannot_be_written_fails_the_event_before_the_config_is_to
     monkeypatch.setattr(h.ssm, "put_parameter", refuse)
     h.get(None)
 
-    body = h.run(load("create"), seconds=index.DEADLINE_MARGIN + 3)
+    body = h.run(load("create"), seconds=index.DEADLINE_MARGIN + index.CALL_TIMEOUT + 3)
 
     h.stub.assert_no_pending_responses()
     assert body["Status"] == "FAILED"
@@ -523,7 +586,7 @@ def test_retries_stop_before_the_deadline(h, monkeypatch):
             "get_function_event_invoke_config", "TooManyRequestsException", "Rate exceeded", 429, expected_params=TARGET
         )
 
-    body = h.run(load("create"), seconds=index.DEADLINE_MARGIN + 3)
+    body = h.run(load("create"), seconds=index.DEADLINE_MARGIN + index.CALL_TIMEOUT + 3)
 
     h.stub.assert_no_pending_responses()
     assert body["Status"] == "FAILED"
@@ -531,7 +594,8 @@ def test_retries_stop_before_the_deadline(h, monkeypatch):
     assert h.clock.slept == [0.5, 1.0]
 
 
-def test_watchdog_answers_failed_when_a_call_hangs_near_the_deadline():
+def test_watchdog_answers_failed_when_a_call_hangs_near_the_deadline(monkeypatch):
+    monkeypatch.setattr(index, "CALL_TIMEOUT", 0.0)  # the hanging client has no timeout of its own
     release = threading.Event()
 
     class HangingClient:

@@ -114,13 +114,17 @@ def order(resources: dict[str, Any]) -> list[str]:
 
 
 def deletion_order(doomed: dict[str, Resource]) -> list[str]:
-    """Resources to delete, each before whatever it depended on directly, in the template that deployed it. Of those
-    free at once, the native ones go first: nothing but a direct dependency holds a policy back until the configs
-    that need it are gone, and this order proves the template declares one."""
-    waiting = {key: set(resource.depends_on) & set(doomed) for key, resource in doomed.items()}
+    """Resources to delete (keyed by logical id, with a suffix for the other physical resource of a replaced one),
+    each before whatever it depended on directly, in the template that deployed it. Of those free at once, the native
+    ones go first: nothing but a direct dependency holds a policy back until the configs that need it are gone, and
+    this order proves the template declares one."""
+    waiting = {
+        key: {other for other in doomed if other != key and other.split(" ")[0] in resource.depends_on}
+        for key, resource in doomed.items()
+    }
     done: list[str] = []
     while waiting:
-        free = [key for key in waiting if not any(key in needs for other, needs in waiting.items() if other != key)]
+        free = [key for key in waiting if not any(key in needs for needs in waiting.values())]
         free.sort(key=lambda key: 1 if doomed[key].is_custom else 0)
         done.append(free[0])
         del waiting[free[0]]
@@ -504,6 +508,8 @@ class LocalCloudFormation:
             ok = sent.status == "SUCCESS"
         else:
             self.natives.delete(resource)
+            if resource.resource_type == "AWS::Lambda::Function":  # the emulator cannot delete it: it is gone here
+                self.gone.add(resource.physical_id)
         self.lingering.pop(key, None)
         if self.resources.get(logical_id) is resource:
             del self.resources[logical_id]

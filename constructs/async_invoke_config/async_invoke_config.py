@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import weakref
 from dataclasses import dataclass
 from typing import Any, cast
@@ -38,7 +39,7 @@ from .handler.contract import (
     is_self_destination,
     parse_function_name,
 )
-from .provider import SERVICE_TIMEOUT, PolicyTarget, Provider
+from .provider import SERVICE_TIMEOUT, PolicyTarget, Provider, flatten
 
 Destination = lambda_.IDestination | str
 SEND_ACTIONS = {
@@ -328,32 +329,31 @@ def _check_destination_arn(arn: str, half: str, prop: str, target: _Target) -> s
 
 def _register(scope: Construct, target: _Target) -> None:
     """One config per function and qualifier in an app: two would overwrite each other on every deploy. Compared by
-    what the function resolves to (an in-app function by its construct, wherever it is configured from; a literal
-    name by its account, region and name), not by the construct path; a name whose account or region is not known
-    (an environment-agnostic stack) is compared within its stack only, since two such stacks may deploy apart."""
+    what the function resolves to, not by the construct path: a name (given as a string, or an in-app function's
+    own name) by its account, region and name; an in-app function with no name of its own by its construct, wherever
+    it is configured from. A name whose account or region is not known (an environment-agnostic stack) is compared
+    within its stack only, since two such stacks may deploy apart."""
     stack = Stack.of(scope)
     qualifier = target.qualifier or LATEST
+    underlying = getattr(target.function, "lambda_", target.function)
+    home = Stack.of(underlying) if underlying is not None else stack
+    name = target.function_name if not Token.is_unresolved(target.function_name) else _own_name(underlying)
     identity: tuple[str, ...]
-    if Token.is_unresolved(target.function_name):
-        underlying = getattr(target.function, "lambda_", target.function)
-        home = Stack.of(underlying) if underlying is not None else stack
-        identity = ("function", underlying.node.path if underlying is not None else stack.node.path)
-        if underlying is None:
-            identity += (json.dumps(stack.resolve(target.function_name), sort_keys=True),)
-        shown = underlying.node.path if underlying is not None else target.function_name
-        qualifier_key = json.dumps(home.resolve(qualifier))
-    else:
-        match = FUNCTION_NAME_PATTERN.fullmatch(target.function_name)
+    if name is not None:
+        match = FUNCTION_NAME_PATTERN.fullmatch(name)
         assert match is not None
-        account = (match.group("account") or "").rstrip(":") or stack.account
-        region = (match.group("region") or "").rstrip(":") or stack.region
+        account = (match.group("account") or "").rstrip(":") or home.account
+        region = (match.group("region") or "").rstrip(":") or home.region
         qualifier = qualifier if target.qualifier or not match.group("qualifier") else match.group("qualifier")
         known = not Token.is_unresolved(account) and not Token.is_unresolved(region)
-        identity = (account, region) if known else ("stack", stack.node.path)
-        identity += (match.group("name"),)
+        identity = ((account, region) if known else ("stack", home.node.path)) + (match.group("name"),)
         shown = match.group("name")
-        qualifier_key = json.dumps(stack.resolve(qualifier))
-    key = (*identity, qualifier_key)
+    elif underlying is not None:
+        identity, shown = ("function", underlying.node.path), underlying.node.path
+    else:
+        identity = ("stack", stack.node.path, json.dumps(stack.resolve(target.function_name), sort_keys=True))
+        shown = target.function_name
+    key = (*identity, json.dumps(home.resolve(qualifier)))
     declared = _declared.setdefault(scope.node.root, {})
     if key in declared:
         raise InvalidProperty(
@@ -361,3 +361,16 @@ def _register(scope: Construct, target: _Target) -> None:
             "declare one config per function and qualifier."
         )
     declared[key] = scope.node.path
+
+
+def _own_name(function: lambda_.IFunction | None) -> str | None:
+    """A function's literal name when the app knows it: given one in its own props, or imported by name or ARN."""
+    if function is None:
+        return None
+    stack = Stack.of(function)
+    cfn = function.node.default_child if isinstance(function, lambda_.Function) else None
+    if isinstance(cfn, lambda_.CfnFunction):
+        name = stack.resolve(cfn.function_name)
+        return name if isinstance(name, str) else None
+    named = re.search(r":function:([a-zA-Z0-9_.-]+)$", flatten(stack.resolve(function.function_arn)))
+    return named.group(1) if named else None

@@ -235,7 +235,7 @@ class Provider(Construct):
         )
         resources = [r for s in self.stack.resolve(self._targets_document())["Statement"] for r in s["Resource"]]
         for resource in resources:
-            flat = _flatten(resource)
+            flat = flatten(resource)
             if "*" in flat:
                 _acknowledge(self.targets_policy, f"AwsSolutions-IAM5[Resource::{flat}]", reason)
 
@@ -333,7 +333,7 @@ class _Finish:
             self.provider.acknowledge_wildcards()
 
 
-def _flatten(value: Any) -> str:
+def flatten(value: Any) -> str:
     """A resolved ARN written the way cdk-nag names it in a finding: `<Logical.Attr>`, `<AWS::Region>`."""
     if isinstance(value, str):
         return value
@@ -343,7 +343,7 @@ def _flatten(value: Any) -> str:
         return f"<{'.'.join(value['Fn::GetAtt'])}>"
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return str(separator).join(_flatten(part) for part in parts)
+        return str(separator).join(flatten(part) for part in parts)
     if "Fn::Sub" in value:
         return re.sub(r"\$\{([^}]+)\}", r"<\1>", value["Fn::Sub"])
     return json.dumps(value)
