@@ -64,6 +64,8 @@ def main() -> None:
                 nonlocal physical
                 if before:
                     before()
+                if kind == "Create":
+                    physical = ""
                 calls.clear()
                 event = server.event(kind, props, physical_id=physical or None)
                 index.on_event(event, Context(), clients=clients.__getitem__)
@@ -90,13 +92,35 @@ def main() -> None:
                 {"FunctionName": name, "MaximumRetryAttempts": 0},
                 before=lambda: lam.delete_function_event_invoke_config(FunctionName=name),
             )
-            send("Delete", "Delete", base)
-            send("Delete, already gone", "Delete", base)
-            send("Delete, retain", "Delete", base | {"RemovalPolicy": "retain"})
-            physical = ""
-            lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
-            send("Create, adopting an in-sync config", "Create", {"FunctionName": name, "MaximumRetryAttempts": 0})
-            send("Delete, putting the adopted config back", "Delete", {"FunctionName": name, "MaximumRetryAttempts": 0})
+            send("Delete, created", "Delete", base)
+            send("Delete, no record (a repeated Delete)", "Delete", base)
+            send("(again) Create, no config", "Create", base)
+            send(
+                "Delete, config already gone",
+                "Delete",
+                base,
+                before=lambda: lam.delete_function_event_invoke_config(FunctionName=name),
+            )
+            retained = base | {"RemovalPolicy": "retain"}
+            send("(again) Create, no config, retain", "Create", retained)
+            send("Delete, retain", "Delete", retained)
+            adopted = {"FunctionName": name, "MaximumRetryAttempts": 0}
+            send(
+                "Create, adopting an in-sync config",
+                "Create",
+                adopted,
+                before=lambda: lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0),
+            )
+            send("Delete, putting the adopted config back (unchanged)", "Delete", adopted)
+            send(
+                "Create, adopting a differing config",
+                "Create",
+                adopted,
+                before=lambda: lam.put_function_event_invoke_config(
+                    FunctionName=name, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=120
+                ),
+            )
+            send("Delete, putting the adopted config back", "Delete", adopted)
     finally:
         running.stop()
     print(f"\ncold `import index`: {cold_seconds('import index')}")
