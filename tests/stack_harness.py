@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,6 @@ class Stack:
     name: str
     cloud: LocalCloudFormation
     handler: LocalFunction
-    synths: int = 0
-    deployments: list[Deployment] = field(default_factory=list)
 
 
 class Harness:
@@ -69,12 +67,7 @@ class Harness:
                 handler,
             )
             self.stacks[stack_name] = stack
-        deployment = stack.cloud.deploy(template)
-        stack.deployments.append(deployment)
-        return deployment
-
-    def destroy(self, stack_name: str) -> Deployment:
-        return self.stacks[stack_name].cloud.destroy()
+        return stack.cloud.deploy(template)
 
     def live(self, function: str, qualifier: str = "$LATEST") -> dict[str, Any] | None:
         lam = self.aws.client("lambda")

@@ -576,9 +576,7 @@ class LocalCloudFormation:
         if new.is_custom:
             self._apply_custom(deployment, logical_id, new, old, changed, attempts)
             return
-        differing = {key for key in set(properties) | set(old.properties if old else {}) if old is not None}
-        differing = {key for key in differing if properties.get(key) != (old.properties.get(key) if old else None)}
-        if old is None or new.resource_type in ALWAYS_REPLACED or differing & REPLACED_BY.get(new.resource_type, set()):
+        if old is None or _replaces(new.resource_type, old.properties, properties):
             try:
                 physical_id, attributes = self.natives.create(logical_id, new.resource_type, properties)
             except ResourceFailed as error:
@@ -683,6 +681,13 @@ class LocalCloudFormation:
         self.resources.clear()
         self.status = deployment.status = "DELETE_COMPLETE"
         return deployment
+
+
+def _replaces(resource_type: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a change of properties makes CloudFormation replace the resource rather than update it."""
+    if resource_type in ALWAYS_REPLACED:
+        return True
+    return any(old.get(key) != new.get(key) for key in REPLACED_BY.get(resource_type, ()))
 
 
 def _now() -> str:
