@@ -26,7 +26,6 @@ from aws_cdk import (
     IResolveContext,
     IStableListProducer,
     IStableStringProducer,
-    IStringProducer,
     Lazy,
     RemovalPolicy,
     Stack,
@@ -220,7 +219,7 @@ class Provider(Construct):
             roles=[self.role.role_name],
             description="What the AsyncInvokeConfig handler may configure (replaced whenever its targets change).",
         )
-        policy.override_logical_id(Lazy.uncached_string(_StringOf(lambda: f"{PROVIDER_ID}Targets{self._hash()}")))
+        policy.override_logical_id(Lazy.string(_Once(lambda: f"{PROVIDER_ID}Targets{self._hash()}")))
         return policy
 
     def acknowledge_wildcards(self) -> None:
@@ -372,15 +371,6 @@ class _Late:
 
     def to_string(self) -> str:
         return Token.as_string(self)
-
-
-@jsii.implements(IStringProducer)
-class _StringOf:
-    def __init__(self, produce: Callable[[], str]) -> None:
-        self._produce = produce
-
-    def produce(self, context: IResolveContext) -> str:
-        return self._produce()
 
 
 @jsii.implements(IStableListProducer)
