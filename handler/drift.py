@@ -123,16 +123,19 @@ def _skipped(target: Target, reason: str) -> Result:
 
 
 def _unchanged(records: Records, target: Target, record: Record) -> bool:
+    return _same(records.get(target.record), record)
+
+
+def _same(now: Record | None, read: Record) -> bool:
     """The record still says what was read (SSM numbers versions anew after a delete: the content is compared too)."""
-    now = records.get(target.record)
-    return now is not None and now.version == record.version and now == record
+    return now is not None and now.version == read.version and now == read
 
 
 def _settle(api: Api, records: Records, target: Target, written: Record) -> None:
     """After a correction: if the record changed meanwhile (its owner's Delete or Update ran while this check wrote),
     the check's write may have undone theirs; redo what the record now says."""
     now = records.get(target.record)
-    if now is not None and now.version == written.version and now == written:
+    if _same(now, written):
         return
     decision("drift_correction_raced", function=str(target), record="gone" if now is None else "changed")
     if now is not None:

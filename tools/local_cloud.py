@@ -30,7 +30,6 @@ ACCOUNT = "000000000000"
 REGION = "us-east-1"
 TOOLS = Path(__file__).resolve().parent
 CONFIG_TYPE = "Custom::LambdaAsyncInvokeConfig"
-DRIFT_CHECK_TYPE = "Custom::LambdaAsyncInvokeConfigDriftCheck"
 Clients = Callable[[str], Any]
 # Properties whose change replaces the resource (a new physical resource, the old one deleted in cleanup).
 REPLACED_BY = {
@@ -529,7 +528,8 @@ class LocalCloudFormation:
         try:
             for logical_id in order(wanted):
                 self._apply(deployment, logical_id, wanted[logical_id], before.get(logical_id), changed, attempts)
-                self._attached = [s for s in self.handler_statements() if s not in settled]
+                if logical_id in changed and wanted[logical_id]["Type"].startswith("AWS::IAM::"):
+                    self._attached = [s for s in self.handler_statements() if s not in settled]
         except Failed as failure:
             deployment.failure = str(failure)
             if creating:
