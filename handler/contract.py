@@ -18,7 +18,9 @@ CONFIGS = "Configs"
 DECLARATIONS = "Declarations"
 # The scheduled drift check's event (from EventBridge, not CloudFormation): {SCHEDULE_KEY: {"StackId": ...}}.
 SCHEDULE_KEY = "AsyncInvokeConfigDriftCheck"
-# Each live config's record (owner, declaration, the config as found): `/async-invoke-config/<function>/<qualifier>`.
+# Each live config's record (owner, declaration, the config as found), one per claiming stack:
+# `/async-invoke-config/<function>/<qualifier>/<stack>`, where <stack> is the last part of the stack id (its UUID), so
+# that a stack's handler may write its own records only. The config's claims are the parameters under its path.
 PARAMETER_ROOT = "/async-invoke-config"
 
 FUNCTION_NAME = "FunctionName"
@@ -158,11 +160,21 @@ def is_self_destination(function_name: str, destination: str) -> bool:
     return all(target.group(part) in (None, dest.group(part)) for part in ("region", "account"))
 
 
-def record_name(function_name: str, qualifier: str) -> str:
-    """The SSM parameter holding the record of one config. `$` may not appear in a parameter name, and `.` appears in
-    no qualifier but `$LATEST.PUBLISHED`."""
+def claims_path(function_name: str, qualifier: str) -> str:
+    """The SSM path under which the stacks claiming one config keep their records. `$` may not appear in a parameter
+    name, and `.` appears in no qualifier but `$LATEST.PUBLISHED`."""
     name, _ = parse_function_name(function_name)
     return f"{PARAMETER_ROOT}/{name}/{qualifier.replace('$', '.')}"
+
+
+def stack_key(stack_id: str) -> str:
+    """The last part of a stack id, unique to that stack for ever (a UUID): the last level of its records' names."""
+    return stack_id.rsplit("/", 1)[-1]
+
+
+def record_name(function_name: str, qualifier: str, stack_id: str) -> str:
+    """The SSM parameter holding one stack's record of one config."""
+    return f"{claims_path(function_name, qualifier)}/{stack_key(stack_id)}"
 
 
 def is_config_arn(value: str) -> bool:

@@ -123,7 +123,7 @@ def _skipped(target: Target, reason: str) -> Result:
 
 
 def _unchanged(records: Records, target: Target, record: Record) -> bool:
-    return _same(records.get(target.record), record)
+    return _same(records.get(target), record)
 
 
 def _same(now: Record | None, read: Record) -> bool:
@@ -134,7 +134,7 @@ def _same(now: Record | None, read: Record) -> bool:
 def _settle(api: Api, records: Records, target: Target, written: Record) -> None:
     """After a correction: if the record changed meanwhile (its owner's Delete or Update ran while this check wrote),
     the check's write may have undone theirs; redo what the record now says."""
-    now = records.get(target.record)
+    now = records.get(target)
     if _same(now, written):
         return
     decision("drift_correction_raced", function=str(target), record="gone" if now is None else "changed")

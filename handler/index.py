@@ -106,6 +106,7 @@ class Services:
     """What a request needs from AWS: each client made on first use, every call bounded by the deadline."""
 
     client: Callable[[str], Any]
+    stack_id: str
     deadline: Deadline
     sleep: Callable[[float], None]
     limiter: RateLimiter | None = None
@@ -117,7 +118,7 @@ class Services:
 
     @cached_property
     def records(self) -> Records:
-        return Records(Api(self.client("ssm"), self.deadline, self.sleep, None, self.propagation_window))
+        return Records(Api(self.client("ssm"), self.deadline, self.sleep, None, self.propagation_window), self.stack_id)
 
     @cached_property
     def stack(self) -> Api:
@@ -141,9 +142,11 @@ def on_event(
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else NO_CONTEXT_SECONDS
     deadline = Deadline.after(remaining - DEADLINE_MARGIN - CALL_TIMEOUT, clock)
 
+    stack_id = str(event.get("StackId") or (event.get(SCHEDULE_KEY) or {}).get("StackId", ""))
+
     def services(rate: float | None = None, propagation: float = PROPAGATION_WINDOW) -> Services:
         limiter = RateLimiter(rate, clock, sleep) if rate else None
-        return Services(clients or default_client, deadline, sleep, limiter, propagation)
+        return Services(clients or default_client, stack_id, deadline, sleep, limiter, propagation)
 
     if "ResponseURL" not in event and SCHEDULE_KEY in event:
         return scheduled(event, services)
@@ -203,22 +206,28 @@ def configure(event: Mapping[str, Any], services: Services) -> Outcome:
     declared = from_properties(properties)
     target, owner = declared.target, owner_of(event)
     first = event.get("RequestType") == "Create" or event.get("PhysicalResourceId") != target.arn(owner.stack_id)
-    found = services.records.get(target.record)
+    own, others = services.records.claims(target)
     live = services.lambda_api.get(**target.params())
     retain = declared.removal_policy == REMOVAL_RETAIN
     for _ in range(2):  # a claim is written only if no record appeared meanwhile; else decide again on that one
+        found = others[0] if own is None and others else own
         claimed = claim(owner, declared.settings, retain, found, from_api(live) if live else None, first)
         if claimed.action == REFUSE or claimed.record is None:
             raise Refused(f"{target} is {claimed.reason}.")
-        if claimed.record == found or services.records.put(target.record, claimed.record, new=found is None):
+        if claimed.record == found or services.records.put(target, claimed.record, new=own is None):
             break
-        found = services.records.get(target.record)
+        own, others = services.records.claims(target)
     else:
         raise Refused(f"{target} was claimed twice while this event claimed it; deploy again.")
+    if own is None:  # a new claim stands only if no other stack claimed the config meanwhile (then neither stands)
+        _, others = services.records.claims(target)
+        if others:
+            services.records.delete(target)
+            raise Refused(f"{target} was claimed at the same time by {others[0].owner}; deploy again.")
     try:
         done = converge(services.lambda_api, target, declared.settings, live)
     except Exception:
-        undo(services, target, found, live)
+        undo(services, target, own, live)
         raise
     decision(
         "converged",
@@ -242,9 +251,9 @@ def undo(services: Services, target: Target, found: Record | None, live: dict[st
     """A Create or Update that failed after its claim: the record as found, and the config as read at the start."""
     try:
         if found is None:
-            services.records.delete(target.record)
+            services.records.delete(target)
         else:
-            services.records.put(target.record, found)
+            services.records.put(target, found)
         let_go(services.lambda_api, target, from_api(live) if live is not None else None)
     except Exception as error:  # noqa: BLE001 - the event fails with its own reason either way
         decision("undo_failed", function=str(target), error=describe(error))
@@ -259,7 +268,7 @@ def remove(event: Mapping[str, Any], services: Services) -> Outcome:
         decision("delete_skipped", physical_id=physical_id, reason="not a config this resource created")
         return Outcome(physical_id)
     owner = owner_of(event)
-    found = services.records.get(target.record)
+    found = services.records.get(target)
     retain = str((event.get("ResourceProperties") or {}).get(REMOVAL_POLICY, "")).lower() == REMOVAL_RETAIN
     rolling_back = (
         found is not None
@@ -270,11 +279,11 @@ def remove(event: Mapping[str, Any], services: Services) -> Outcome:
     step = release(owner, found, retain, rolling_back)
     action = NONE
     if step.action in (FORGET_PREVIOUS, HAND_BACK) and step.record is not None:
-        services.records.put(target.record, step.record)
+        services.records.put(target, step.record)
         if step.action == HAND_BACK:
             action = reconcile(services.lambda_api, target, step.record.declared).step.action
     elif step.action in (RELEASE, RESTORE, DELETE) and found is not None:
-        services.records.delete(target.record)
+        services.records.delete(target)
         try:
             action = NONE if step.action == RELEASE else let_go(services.lambda_api, target, found.prior)
         except Exception:
@@ -299,7 +308,7 @@ def keep_for_retry(services: Services, target: Target, found: Record, stack_id: 
     try:
         status = stack.status(services.stack, stack_id)
         if "CLEANUP" not in status:
-            services.records.put(target.record, found)
+            services.records.put(target, found)
             return
         decision("record_released", function=str(target), reason=f"Delete failed during {status}; not retried")
     except Exception as error:  # noqa: BLE001 - the Delete fails with its own reason either way
@@ -340,10 +349,10 @@ def drift_check(event: Mapping[str, Any], services_for: ServicesFor) -> Outcome:
 
 def owned(services: Services, targets: list[tuple[Target, Callable[[Owner], bool]]]) -> list[Item]:
     """The configs to check with their records (read in batches); one whose record names another owner is skipped."""
-    records = services.records.get_many([target.record for target, _ in targets])
+    records = services.records.get_many([target for target, _ in targets])
     items = []
     for target, ours in targets:
-        record = records[target.record]
+        record = records[target]
         skip = f"owned by {record.owner}" if record is not None and not ours(record.owner) else ""
         items.append(Item(target, record, skip))
     return items

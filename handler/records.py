@@ -1,6 +1,9 @@
-"""Each live config's record, one SSM parameter per config (`/async-invoke-config/<function>/<qualifier>`), shared
-by every stack of the account and region: which resource owns the config, what it declares, and the config as found
-before its first Create. Written before the config is touched; read by the drift check and by every Delete."""
+"""Each live config's record: which resource owns the config, what it declares, and the config as found before its
+first Create. Written before the config is touched; read by the drift check and by every Delete.
+
+A stack keeps its records under its own name, `/async-invoke-config/<function>/<qualifier>/<stack>`, so that its
+handler may write no other stack's; the config's claims (one per stack that claims it) are the parameters under
+`/async-invoke-config/<function>/<qualifier>`, which every stack may read."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ import json
 from typing import Any
 
 from botocore.exceptions import ClientError
+from contract import claims_path, record_name
 from lambda_api import Api, error_code
 from plan import Handover, Owner, Record
-from settings import from_api
+from settings import Target, from_api
 
 BATCH = 10  # GetParameters takes at most 10 names
 
@@ -49,41 +53,67 @@ def _owner(owner: Owner) -> tuple[str, str]:
 
 
 class Records:
-    """The SSM-backed records. Every call goes through `Api` (retried within the deadline)."""
+    """One stack's SSM-backed records. Every call goes through `Api` (retried within the deadline)."""
 
-    def __init__(self, ssm: Api) -> None:
+    def __init__(self, ssm: Api, stack_id: str) -> None:
         self.ssm = ssm
+        self.stack_id = stack_id
 
-    def get(self, name: str) -> Record | None:
+    def name(self, target: Target) -> str:
+        return record_name(target.function_name, target.qualifier, self.stack_id)
+
+    def get(self, target: Target) -> Record | None:
         try:
-            parameter = self.ssm.call("get_parameter", Name=name)["Parameter"]
+            parameter = self.ssm.call("get_parameter", Name=self.name(target))["Parameter"]
         except ClientError as error:
             if error_code(error) == "ParameterNotFound":
                 return None
             raise
         return decode(parameter["Value"], int(parameter.get("Version", 0)))
 
-    def get_many(self, names: list[str]) -> dict[str, Record | None]:
-        found: dict[str, Record | None] = dict.fromkeys(names)
-        for start in range(0, len(names), BATCH):
-            page = self.ssm.call("get_parameters", Names=names[start : start + BATCH])
+    def claims(self, target: Target) -> tuple[Record | None, list[Record]]:
+        """This stack's record of a config, and the other stacks' records of it (their claims)."""
+        own, others = None, []
+        token = None
+        while True:
+            more: dict[str, str] = {"NextToken": token} if token else {}
+            path = claims_path(target.function_name, target.qualifier)
+            page = self.ssm.call("get_parameters_by_path", Path=path, **more)
             for parameter in page.get("Parameters", []):
-                found[parameter["Name"]] = decode(parameter["Value"], int(parameter.get("Version", 0)))
+                record = decode(parameter["Value"], int(parameter.get("Version", 0)))
+                if parameter["Name"] == self.name(target):
+                    own = record
+                else:
+                    others.append(record)
+            token = page.get("NextToken")
+            if not token:
+                return own, others
+
+    def get_many(self, targets: list[Target]) -> dict[Target, Record | None]:
+        names = {self.name(target): target for target in targets}
+        found: dict[Target, Record | None] = dict.fromkeys(targets)
+        batch = list(names)
+        for start in range(0, len(batch), BATCH):
+            page = self.ssm.call("get_parameters", Names=batch[start : start + BATCH])
+            for parameter in page.get("Parameters", []):
+                found[names[parameter["Name"]]] = decode(parameter["Value"], int(parameter.get("Version", 0)))
         return found
 
-    def put(self, name: str, record: Record, new: bool = False) -> bool:
-        """Write a record; with `new`, only if there is none (a claim), else False: someone else claimed it."""
+    def put(self, target: Target, record: Record, new: bool = False) -> bool:
+        """Write a record; with `new`, only if there is none (a claim), else False: it was written meanwhile."""
         try:
-            self.ssm.call("put_parameter", Name=name, Value=encode(record), Type="String", Overwrite=not new)
+            self.ssm.call(
+                "put_parameter", Name=self.name(target), Value=encode(record), Type="String", Overwrite=not new
+            )
         except ClientError as error:
             if new and error_code(error) == "ParameterAlreadyExists":
                 return False
             raise
         return True
 
-    def delete(self, name: str) -> None:
+    def delete(self, target: Target) -> None:
         try:
-            self.ssm.call("delete_parameter", Name=name)
+            self.ssm.call("delete_parameter", Name=self.name(target))
         except ClientError as error:
             if error_code(error) != "ParameterNotFound":
                 raise

@@ -30,7 +30,6 @@ from contract import (
     check_range,
     is_self_destination,
     parse_function_name,
-    record_name,
     resolve_qualifier,
 )
 
@@ -95,11 +94,6 @@ class Target:
 
     def params(self) -> dict[str, str]:
         return {FUNCTION_NAME: self.function_name, QUALIFIER: self.qualifier}
-
-    @property
-    def record(self) -> str:
-        """The name of the SSM parameter that records who owns this config."""
-        return record_name(self.function_name, self.qualifier)
 
     def arn(self, stack_id: str) -> str:
         """The qualified ARN Lambda reports for this config; what the name leaves out is the stack's."""

@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import emulator
@@ -12,7 +13,7 @@ import index
 import pytest
 from cloudformation import STACK_ID, Context, ResponseServer, StaticStack
 from local_cloud import create_function
-from stack_harness import synthesized_policy
+from stack_harness import Harness, harness, synthesized_policy
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -99,3 +100,10 @@ def cfn(aws: Aws) -> Iterator[CloudFormation]:
     with ResponseServer() as server:
         server.stacks[STACK_ID] = StaticStack()
         yield CloudFormation(server, aws)
+
+
+@pytest.fixture
+def h(aws: Aws, tmp_path: Path) -> Iterator[Harness]:
+    """Stacks synthesized in process and played by the local CloudFormation against LocalStack."""
+    with harness(aws, tmp_path) as running:
+        yield running

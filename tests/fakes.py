@@ -43,6 +43,18 @@ class MemorySsm:
         ]
         return {"Parameters": found, "InvalidParameters": [name for name in Names if name not in self.parameters]}
 
+    def get_parameters_by_path(self, Path: str, NextToken: str | None = None) -> dict[str, Any]:  # noqa: N803
+        """The parameters one level below the path, as SSM pages them (10 at most per page)."""
+        self.calls.append("GetParametersByPath")
+        below = sorted(name for name in self.parameters if name.rsplit("/", 1)[0] == Path.rstrip("/"))
+        start = int(NextToken or 0)
+        page = [
+            {"Name": name, "Value": self.parameters[name][0], "Version": self.parameters[name][1]}
+            for name in below[start : start + 10]
+        ]
+        more = {"NextToken": str(start + 10)} if start + 10 < len(below) else {}
+        return {"Parameters": page} | more
+
     def put_parameter(self, Name: str, Value: str, Type: str, Overwrite: bool) -> dict[str, Any]:  # noqa: N803
         self.calls.append("PutParameter")
         if Name in self.parameters and not Overwrite:

@@ -13,7 +13,7 @@ from typing import Any
 import aws_cdk as cdk
 from async_invoke_config import AsyncInvokeConfig
 from cloudformation import ResponseServer, new_stack_id
-from contract import record_name
+from contract import claims_path
 from local_cloud import Deployment, LocalCloudFormation, LocalFunction, Resolver, create_function, handler_asset
 from local_cloud import Resource as LocalResource
 from plan import Record
@@ -84,12 +84,10 @@ class Harness:
         }
 
     def record(self, function: str, qualifier: str = "$LATEST") -> Record | None:
-        ssm = self.aws.client("ssm")
-        try:
-            parameter = ssm.get_parameter(Name=record_name(function, qualifier))["Parameter"]
-        except ssm.exceptions.ParameterNotFound:
-            return None
-        return decode(parameter["Value"], parameter["Version"])
+        """The config's record, whichever stack keeps it (there is one at most)."""
+        found = self.aws.client("ssm").get_parameters_by_path(Path=claims_path(function, qualifier))["Parameters"]
+        assert len(found) <= 1, [parameter["Name"] for parameter in found]
+        return decode(found[0]["Value"], found[0]["Version"]) if found else None
 
     def owner(self, function: str, qualifier: str = "$LATEST") -> tuple[str, str] | None:
         """(stack name, logical id prefix) of the record's owner, or None."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import uuid
 from typing import cast
 
@@ -11,6 +12,7 @@ import aws_cdk as cdk
 import pytest
 from async_invoke_config import AsyncInvokeConfig
 from async_invoke_config.provider import HANDLER_TIMEOUT
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
@@ -44,21 +46,21 @@ def logical_id(stack: cdk.Stack, construct: IConstruct) -> str:
 
 
 def handler_policies(template: Template) -> dict[str, dict]:
-    """The handler role's inline policies by name, and the managed policy of its targets as `Targets`."""
+    """The handler role's inline policies by name, and the managed policies of its targets as `Targets`, `Targets1`."""
     roles = template.find_resources("AWS::IAM::Role", {"Properties": {"Policies": Match.any_value()}})
     (role,) = roles.values()
     found = {policy["PolicyName"]: policy["PolicyDocument"] for policy in role["Properties"]["Policies"]}
-    managed = template.find_resources("AWS::IAM::ManagedPolicy")
-    if managed:
-        ((_, policy),) = managed.items()
-        found["Targets"] = policy["Properties"]["PolicyDocument"]
+    managed = template.find_resources("AWS::IAM::ManagedPolicy").values()
+    for index, policy in enumerate(managed):
+        found[f"Targets{index or ''}"] = policy["Properties"]["PolicyDocument"]
     return found
 
 
-def target_statements(template: Template) -> tuple[dict, dict]:
-    """(the Lambda statement, the records statement) of the targets' managed policy."""
-    lambda_statement, records = handler_policies(template)["Targets"]["Statement"]
-    return lambda_statement, records
+def target_statements(template: Template) -> tuple[dict, list[dict]]:
+    """(the Lambda statement of the one targets' policy, the statements of the records' inline policy)."""
+    policies = handler_policies(template)
+    (lambda_statement,) = policies["Targets"]["Statement"]
+    return lambda_statement, policies["Records"]["Statement"]
 
 
 def test_one_handler_per_stack_however_many_configs():
@@ -247,33 +249,43 @@ def test_handler_may_call_only_the_config_actions_on_its_targets_and_read_its_ow
     fn = function(stack)
     AsyncInvokeConfig(stack, "A", function=fn, retry_attempts=0)
     AsyncInvokeConfig(stack, "B", function="legacy", retry_attempts=0)
-    fn_arn = {"Fn::GetAtt": [logical_id(stack, fn), "Arn"]}
     template = Template.from_stack(stack)
 
     policies = handler_policies(template)
     lambda_statement, records = target_statements(template)
 
     assert lambda_statement["Action"] == ACTIONS
-    legacy = {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:legacy"}
-    assert lambda_statement["Resource"] == [
-        fn_arn,
-        {"Fn::Join": ["", [fn_arn, ":*"]]},
-        legacy,
-        {"Fn::Join": ["", [legacy, ":*"]]},
+    prefix = "arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:"
+    fn_name = f"<{logical_id(stack, fn)}>"
+    assert symbolic(lambda_statement["Resource"]) == [
+        f"{prefix}{fn_name}",
+        f"{prefix}{fn_name}:*",
+        f"{prefix}legacy",
+        f"{prefix}legacy:*",
     ]
-    assert records["Action"] == ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"]
-    assert [json.dumps(arn) for arn in records["Resource"]] == [
-        json.dumps(
-            stack.resolve(
-                stack.format_arn(service="ssm", resource="parameter", resource_name=f"async-invoke-config/{name}/*")
-            )
-        )
-        for name in (fn.function_name, "legacy")
-    ]
+    own, claims = records
+    assert own["Action"] == ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"]
+    stack_uuid = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+    parameter = ["arn:", {"Ref": "AWS::Partition"}, ":ssm:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}]
+    assert own["Resource"] == [{"Fn::Join": ["", [*parameter, ":parameter/async-invoke-config/*/", stack_uuid]]}]
+    assert claims == {
+        "Effect": "Allow",
+        "Action": ["ssm:GetParametersByPath"],
+        "Resource": [{"Fn::Join": ["", [*parameter, ":parameter/async-invoke-config/*"]]}],
+    }
     (stack_statement,) = policies["Stack"]["Statement"]
     assert stack_statement["Action"] == ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"]
     assert stack_statement["Resource"] == [{"Ref": "AWS::StackId"}]
-    assert "*" not in json.dumps(list(policies.values())).replace(':*"', "").replace('/*"', "")
+    wildcards = {
+        arn
+        for document in policies.values()
+        for statement in document["Statement"]
+        for arn in symbolic(statement["Resource"])
+        if "*" in arn
+    }
+    log_group = f"<{logical_id(stack, stack.node.find_child('AsyncInvokeConfigProvider').node.find_child('Logs'))}.Arn>"
+    ssm = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/async-invoke-config/*"
+    assert wildcards == {f"{prefix}{fn_name}:*", f"{prefix}legacy:*", f"{log_group}:*", ssm, f"{ssm}/<STACK-UUID>"}
 
 
 def test_configs_on_one_function_share_its_policy_entries():
@@ -287,9 +299,9 @@ def test_configs_on_one_function_share_its_policy_entries():
         retry_attempts=1,
     )
 
-    lambda_statement, records = target_statements(Template.from_stack(stack))
+    lambda_statement, _ = target_statements(Template.from_stack(stack))
 
-    assert (len(lambda_statement["Resource"]), len(records["Resource"])) == (2, 1)
+    assert len(symbolic(lambda_statement["Resource"])) == 2
 
 
 def test_each_config_waits_for_the_policy_that_lets_the_handler_configure_it():
@@ -400,65 +412,196 @@ def many(count: int) -> tuple[cdk.Stack, Template]:
     return stack, Template.from_stack(stack)
 
 
-def test_past_the_size_budget_the_policy_scopes_to_the_account_and_region_and_says_so():
-    stack, template = many(40)
+def test_while_one_policy_holds_them_each_function_is_listed_with_its_versions_and_aliases():
+    _, template = many(20)
 
-    lambda_statement, records = target_statements(template)
+    lambda_statement, _ = target_statements(template)
 
-    def everything(service, resource):
-        return {
-            "Fn::Join": [
-                "",
-                [
-                    "arn:",
-                    {"Ref": "AWS::Partition"},
-                    f":{service}:",
-                    {"Ref": "AWS::Region"},
-                    ":",
-                    {"Ref": "AWS::AccountId"},
-                    resource,
-                ],
-            ]
-        }
+    assert len(symbolic(lambda_statement["Resource"])) == 40
+    template.resource_count_is("AWS::IAM::ManagedPolicy", 1)
 
-    assert lambda_statement["Resource"] == [everything("lambda", ":function:*")]
-    assert records["Resource"] == [everything("ssm", ":parameter/async-invoke-config/*")]
+
+def targets_policies(template: Template) -> dict[str, list[str]]:
+    """Each targets' policy's logical id and the resources it lists, references as cdk-nag writes them."""
+    return {
+        logical: [arn for st in policy["Properties"]["PolicyDocument"]["Statement"] for arn in symbolic(st["Resource"])]
+        for logical, policy in template.find_resources("AWS::IAM::ManagedPolicy").items()
+    }
+
+
+def test_past_one_policy_each_function_takes_a_trailing_wildcard_and_its_config_waits_for_its_policy():
+    _, template = many(100)
+    policies = targets_policies(template)
+    prefix = "arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:"
+
+    assert [arn for listed in policies.values() for arn in listed] == [
+        f"{prefix}orders-function-{index:03d}*" for index in range(100)
+    ]
+    assert len(policies) == 2
+    for config in template.find_resources(CONFIG).values():
+        (granting,) = [
+            logical
+            for logical, listed in policies.items()
+            if listed.count(f"{prefix}{config['Properties']['FunctionName']}*")
+        ]
+        assert granting in config["DependsOn"]
+        assert not set(policies).difference({granting}).intersection(config["DependsOn"])
+
+
+def test_a_function_named_by_a_token_of_unknown_form_scopes_the_policy_to_the_account_and_region():
+    stack = make_stack()
+    AsyncInvokeConfig(stack, "A", function=cdk.CfnParameter(stack, "Name").value_as_string, retry_attempts=0)
+    AsyncInvokeConfig(stack, "B", function="orders", retry_attempts=0)
+    template = Template.from_stack(stack)
+
+    (listed,) = targets_policies(template).values()
+
+    assert listed == ["arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:*"]
     Annotations.from_stack(stack).has_info(
         "/Stack/AsyncInvokeConfigProvider", Match.string_like_regexp("scoped to every function")
     )
 
 
-def test_below_the_size_budget_each_function_is_listed():
-    _, template = many(20)
-
-    lambda_statement, records = target_statements(template)
-
-    assert (len(lambda_statement["Resource"]), len(records["Resource"])) == (40, 20)
+# Realistic values for what the template leaves to CloudFormation, at their longest where it matters: a region of 14
+# characters, and a function name CloudFormation generates (stack name, logical id, random suffix) of 64.
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "ap-southeast-2", "AWS::AccountId": "123456789012"}
+STACK_ID = "arn:aws:cloudformation:ap-southeast-2:123456789012:stack/Stack/5b2f1a40-0000-11f0-0000-000000000000"
 
 
-def resolved_size(document: dict) -> int:
-    """The policy's size as IAM counts it (no white space) with realistic values for the intrinsics."""
-    text = json.dumps(document, separators=(",", ":"))
-    for intrinsic, value in (
-        ('{"Ref":"AWS::Partition"}', '"aws"'),
-        ('{"Ref":"AWS::Region"}', '"ap-southeast-2"'),
-        ('{"Ref":"AWS::AccountId"}', '"123456789012"'),
-    ):
-        text = text.replace(intrinsic, value)
-    return len(text)
+def evaluate(value, ref, attribute):
+    """A template value with its intrinsic functions evaluated, `ref` and `attribute` giving what Ref and GetAtt do."""
+
+    def again(item):
+        return evaluate(item, ref, attribute)
+
+    if isinstance(value, list):
+        return [again(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value:
+        return ref(value["Ref"])
+    if "Fn::GetAtt" in value:
+        return attribute(*value["Fn::GetAtt"])
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(again(part) for part in parts)
+    if "Fn::Sub" in value:
+        text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+
+        def variable(match):
+            name, attr = match[1], match[2]
+            return again(variables[name]) if name in variables else attribute(name, attr) if attr else ref(name)
+
+        return re.sub(r"\$\{([^}.]+)(?:\.([^}]+))?\}", variable, text)
+    if "Fn::Select" in value:
+        index, items = value["Fn::Select"]
+        return again(items)[index]
+    if "Fn::Split" in value:
+        separator, text = value["Fn::Split"]
+        return again(text).split(separator)
+    return {key: again(item) for key, item in value.items()}
+
+
+def resolved(value, names: dict[str, str]):
+    """A template value as CloudFormation resolves it, with `names` the physical names of the stack's functions."""
+
+    def ref(name: str) -> str:
+        if name == "AWS::StackId":
+            return STACK_ID
+        return PSEUDO.get(name) or names[name]
+
+    def arn(name: str, attribute: str) -> str:
+        assert attribute == "Arn"
+        account = f"{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}"
+        if name not in names:  # the handler's log group, named by CloudFormation too
+            return f"arn:aws:logs:{account}:log-group:Stack-{name}-".ljust(64 + 51, "X")
+        return f"arn:aws:lambda:{account}:function:{names[name]}"
+
+    return evaluate(value, ref, arn)
+
+
+def symbolic(value):
+    """A template value with references written as cdk-nag writes them: `<AWS::Region>`, `<Logical.Arn>`."""
+
+    def ref(name: str) -> str:
+        return (
+            "arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/<STACK>/<STACK-UUID>"
+            if (name == "AWS::StackId")
+            else f"<{name}>"
+        )
+
+    return evaluate(value, ref, lambda name, attribute: f"<{name}.{attribute}>")
+
+
+def iam_size(document: dict, names: dict[str, str]) -> int:
+    """The policy's size as IAM counts it: resolved, white space aside."""
+    return len(json.dumps(resolved(document, names), separators=(",", ":")))
+
+
+def generated(count: int) -> tuple[cdk.Stack, Template]:
+    """A stack of `count` configs on as many functions that CloudFormation names (the stack's resource limit lifted:
+    what is measured is the handler's policies, not the functions)."""
+    app = cdk.App(context={"@aws-cdk/core:stackResourceLimit": 0})
+    stack = cdk.Stack(app, "Stack")
+    role = iam.Role(stack, "FunctionsRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    for index in range(count):
+        fn = lambda_.Function(
+            stack,
+            f"Fn{index}",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
+            role=role,
+        )
+        AsyncInvokeConfig(stack, f"Config{index}", function=fn, retry_attempts=index % 3)
+    return stack, Template.from_stack(stack)
+
+
+def longest_names(template: Template) -> dict[str, str]:
+    """Each function's physical name as CloudFormation generates it, at its longest (64 characters)."""
+    return {
+        logical: f"Stack-{logical}-".ljust(52, "X")[:52] + "AbCdEfGhIjKl"
+        for logical in template.find_resources("AWS::Lambda::Function")
+    }
+
+
+@pytest.mark.parametrize("names", ["given", "generated"])
+def test_400_functions_fit_iams_default_quotas_with_no_function_wildcard(names):
+    count = 400
+    if names == "given":
+        stack = make_stack()
+        for index in range(count):
+            AsyncInvokeConfig(stack, f"Config{index}", function=f"orders-{index:03d}-".ljust(64, "x"), retry_attempts=0)
+        template = Template.from_stack(stack)
+    else:
+        stack, template = generated(count)
+    physical = longest_names(template)
+    policies = handler_policies(template)
+    managed = {name: document for name, document in policies.items() if name.startswith("Targets")}
+    inline = {name: document for name, document in policies.items() if not name.startswith("Targets")}
+    sizes = sorted(iam_size(document, physical) for document in managed.values())
+    listed = [
+        resource for d in managed.values() for st in d["Statement"] for resource in resolved(st["Resource"], physical)
+    ]
+
+    assert len(managed) <= 10 and sizes[-1] <= 6144, sizes
+    assert sum(iam_size(document, physical) for document in inline.values()) <= 10240
+    assert len(listed) == count and all(arn.endswith("*") and not arn.endswith(":function:*") for arn in listed)
+    assert len({arn.split(":function:")[1] for arn in listed}) == count
 
 
 @pytest.mark.parametrize("count", [1, 100, 400])
-def test_scale_one_resource_per_config_and_a_deployable_policy(count):
+def test_scale_one_resource_per_config_and_deployable_policies(count):
     stack, template = many(count)
     resources = template.to_json()["Resources"]
-
-    # configs; handler, its own async settings, role, targets' policy, log group, drift check; the queue
-    assert len(resources) == count + 6 + 1
-    assert len(resources) < 500
     policies = handler_policies(template)
-    assert resolved_size(policies.pop("Targets")) < 6144
-    assert sum(resolved_size(document) for document in policies.values()) < 10240
+    managed = [name for name in policies if name.startswith("Targets")]
+
+    # configs; handler, its own async settings, role, log group, drift check; the targets' policies; the queue
+    assert len(resources) == count + 5 + len(managed) + 1
+    assert len(resources) < 500
+    assert all(iam_size(policies.pop(name), {}) <= 6144 for name in managed)
+    assert sum(iam_size(document, {}) for document in policies.values()) <= 10240
 
 
 def template_bytes(template: Template) -> int:

@@ -11,15 +11,17 @@ import index
 import pytest
 from botocore.stub import Stubber
 from cloudformation import Context
+from contract import record_name
 from fakes import FakeStack, MemorySsm
 from lambda_api import Api, Deadline
 from plan import Handover, Owner, Record
 from recorded import error, response
 from records import Records, decode, encode
-from settings import from_api
+from settings import Target, from_api
 from test_handler_stubbed import FakeClock, Opener, load
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Orders/5b2f1a40-0000-11f0-0000-000000000000"
+OTHER_STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Billing/77777777-0000-11f0-0000-000000000000"
 DLQ = "arn:aws:sqs:us-east-1:111111111111:orders-dlq"
 NAMES = ("orders", "billing", "shipping")
 DECLARED = from_api({"MaximumRetryAttempts": 1, "DestinationConfig": {"OnFailure": {"Destination": DLQ}}})
@@ -56,7 +58,10 @@ class DriftHarness:
 
     def own(self, name: str, record: Record) -> None:
         self.ssm.put_parameter(
-            Name=f"/async-invoke-config/{name}/.LATEST", Value=encode(record), Type="String", Overwrite=True
+            Name=record_name(name, "$LATEST", record.owner.stack_id),
+            Value=encode(record),
+            Type="String",
+            Overwrite=True,
         )
 
     def clients(self, service: str):
@@ -209,7 +214,8 @@ def test_two_configs_of_the_stack_on_one_function_fail_the_check(d):
 
 
 def test_a_config_another_stack_owns_is_skipped_not_written(d):
-    d.own("billing", Record(Owner(STACK_ID.replace("Orders", "Billing"), "B"), DECLARED))
+    del d.ssm.parameters[record_name("billing", "$LATEST", STACK_ID)]
+    d.own("billing", Record(Owner(OTHER_STACK_ID, "B"), DECLARED))
     d.get("orders", live("orders"))
     d.get("shipping", live("shipping"))
 
@@ -283,39 +289,55 @@ def test_scheduled_check_writes_only_configs_whose_record_names_that_resource(d)
     assert summary["summary"].endswith("1 skipped")
 
 
-def test_records_live_in_ssm_one_parameter_per_config():
+def test_records_live_in_ssm_one_parameter_per_config_and_stack():
     ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(ssm)
-    records = Records(Api(ssm, Deadline.after(60)))
+    records = Records(Api(ssm, Deadline.after(60)), STACK_ID)
     record = Record(
         Owner(STACK_ID, "OrdersAsync"),
         DECLARED,
         prior=from_api({"MaximumRetryAttempts": 2}),
         previous=Handover(Owner(STACK_ID, "Old"), from_api({"MaximumEventAgeInSeconds": 60}), retain=True),
     )
-    name = "/async-invoke-config/orders/.LATEST"
+    other = Record(Owner(OTHER_STACK_ID, "BillingAsync"), DECLARED)
+    orders, billing = Target("orders", "$LATEST"), Target("billing", "live")
+    name = "/async-invoke-config/orders/.LATEST/5b2f1a40-0000-11f0-0000-000000000000"
+    others = "/async-invoke-config/orders/.LATEST/77777777-0000-11f0-0000-000000000000"
     stub.add_response(
         "put_parameter", {"Version": 3}, {"Name": name, "Value": encode(record), "Type": "String", "Overwrite": True}
     )
     stub.add_response(
         "get_parameter", {"Parameter": {"Name": name, "Value": encode(record), "Version": 3}}, {"Name": name}
     )
+    missing = "/async-invoke-config/billing/live/5b2f1a40-0000-11f0-0000-000000000000"
     stub.add_response(
         "get_parameters",
-        {"Parameters": [{"Name": name, "Value": encode(record), "Version": 3}], "InvalidParameters": ["/x"]},
-        {"Names": [name, "/x"]},
+        {"Parameters": [{"Name": name, "Value": encode(record), "Version": 3}], "InvalidParameters": [missing]},
+        {"Names": [name, missing]},
+    )
+    stub.add_response(
+        "get_parameters_by_path",
+        {"Parameters": [{"Name": others, "Value": encode(other), "Version": 1}], "NextToken": "t"},
+        {"Path": "/async-invoke-config/orders/.LATEST"},
+    )
+    stub.add_response(
+        "get_parameters_by_path",
+        {"Parameters": [{"Name": name, "Value": encode(record), "Version": 3}]},
+        {"Path": "/async-invoke-config/orders/.LATEST", "NextToken": "t"},
     )
     stub.add_client_error("delete_parameter", "ParameterNotFound", "gone", 400, expected_params={"Name": name})
 
     with stub:
-        records.put(name, record)
-        read = records.get(name)
-        many = records.get_many([name, "/x"])
-        records.delete(name)
+        records.put(orders, record)
+        read = records.get(orders)
+        many = records.get_many([orders, billing])
+        claims = records.claims(orders)
+        records.delete(orders)
 
     stub.assert_no_pending_responses()
     assert read == record and read.version == 3
-    assert many == {name: record, "/x": None}
+    assert many == {orders: record, billing: None}
+    assert claims == (record, [other])
     assert decode(encode(record)) == record
 
 

@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from cloudformation import Context
+from contract import record_name
 from fakes import FakeStack, MemorySsm
 from plan import Owner, Record
 from recorded import ARN, error, response
@@ -31,9 +32,10 @@ DLQ = "arn:aws:sqs:us-east-1:111111111111:orders-dlq"
 BUCKET = "arn:aws:s3:::orders-failed-events"
 TARGET = {"FunctionName": "orders", "Qualifier": "$LATEST"}
 BY_ARN = {"FunctionName": LATEST, "Qualifier": "$LATEST"}  # a Delete names the config by its physical id
-RECORD = "/async-invoke-config/orders/.LATEST"
+CLAIMS = "/async-invoke-config/orders/.LATEST"  # each stack's record of orders ($LATEST) is below
 STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Orders/5b2f1a40-0000-11f0-0000-000000000000"
 OWNER = Owner(STACK_ID, "OrdersAsync")
+OTHER_STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Billing/77777777-0000-11f0-0000-000000000000"
 DENIED = (
     "User: arn:aws:sts::111111111111:assumed-role/Handler/x is not authorized to perform: "
     "lambda:GetFunctionEventInvokeConfig on resource: arn:aws:lambda:us-east-1:111111111111:function:orders:$LATEST"
@@ -88,15 +90,18 @@ class Harness:
     def clients(self, service: str):
         return {"lambda": self.client, "ssm": self.ssm, "cloudformation": self.stack}[service]
 
-    def own(self, record: Record, name: str = RECORD) -> None:
-        """The record a config's earlier Create left."""
+    def own(self, record: Record) -> None:
+        """The record a config's earlier Create left (kept under its owner's stack)."""
+        name = record_name("orders", "$LATEST", record.owner.stack_id)
         self.ssm.put_parameter(Name=name, Value=encode(record), Type="String", Overwrite=True)
 
-    def record(self, name: str = RECORD) -> Record | None:
+    def record(self) -> Record | None:
+        """The config's one record, whichever stack keeps it."""
         from records import decode
 
-        found = self.ssm.parameters.get(name)
-        return decode(*found) if found else None
+        found = [value for name, value in self.ssm.parameters.items() if name.rsplit("/", 1)[0] == CLAIMS]
+        assert len(found) <= 1, found
+        return decode(*found[0]) if found else None
 
     def run(self, event: dict, seconds: float = 300.0) -> dict:
         with self.stub:
@@ -390,15 +395,13 @@ def test_a_create_that_failed_at_its_deadline_is_released_by_its_rollback_delete
 
 
 def test_a_claim_that_meets_another_stacks_claim_is_refused(h, monkeypatch):
-    """Two stacks claim the same config at once: each read no record; only one claim is written."""
-    other = Record(
-        Owner(STACK_ID.replace("/Orders/", "/Billing/"), "BillingAsync"), from_api({"MaximumRetryAttempts": 0})
-    )
+    """Two stacks claim the same config at once: each read no claim, each wrote its own; the one that sees the other's
+    claim after writing takes its own back and touches no config."""
+    other = Record(Owner(OTHER_STACK_ID, "BillingAsync"), from_api({"MaximumRetryAttempts": 0}))
     put_parameter = h.ssm.put_parameter
 
     def claimed_meanwhile(**params):
-        if not params["Overwrite"] and params["Name"] not in h.ssm.parameters:
-            h.own(other)
+        h.ssm.parameters[record_name("orders", "$LATEST", OTHER_STACK_ID)] = (encode(other), 1)
         return put_parameter(**params)
 
     monkeypatch.setattr(h.ssm, "put_parameter", claimed_meanwhile)
@@ -408,8 +411,31 @@ def test_a_claim_that_meets_another_stacks_claim_is_refused(h, monkeypatch):
 
     h.stub.assert_no_pending_responses()
     assert body["Status"] == "FAILED"
-    assert "owned by resource BillingAsync of stack Billing" in body["Reason"]
+    assert "claimed at the same time by resource BillingAsync of stack Billing" in body["Reason"]
     assert h.record() == other
+    assert h.ssm.calls == ["GetParametersByPath", "PutParameter", "GetParametersByPath", "DeleteParameter"]
+
+
+def test_a_second_claim_by_the_same_stack_meanwhile_is_decided_again(h, monkeypatch):
+    """Within one stack (one record name), a claim written meanwhile makes the event decide again on that record."""
+    renamed = Record(Owner(STACK_ID, "OrdersAsyncRenamed"), from_api({"MaximumRetryAttempts": 0}))
+    put_parameter = h.ssm.put_parameter
+
+    def claimed_meanwhile(**params):
+        if not params["Overwrite"]:
+            h.ssm.parameters[params["Name"]] = (encode(renamed), 1)
+        return put_parameter(**params)
+
+    monkeypatch.setattr(h.ssm, "put_parameter", claimed_meanwhile)
+    h.get(None)
+    h.stub.add_response("put_function_event_invoke_config", IN_SYNC, TARGET | DECLARED)
+
+    body = h.run(load("create"))
+
+    assert body["Status"] == "SUCCESS", body
+    record = h.record()
+    assert record is not None and record.owner == OWNER
+    assert record.previous is not None and record.previous.owner == renamed.owner
 
 
 def test_failed_create_of_adopted_config_leaves_it_and_no_record(h):
@@ -437,9 +463,7 @@ def test_failed_create_of_adopted_config_leaves_it_and_no_record(h):
 
 
 def test_create_of_a_config_another_stack_owns_is_refused_naming_the_owner(h):
-    other = Record(
-        Owner(STACK_ID.replace("/Orders/", "/Billing/"), "BillingAsync"), from_api({"MaximumRetryAttempts": 0})
-    )
+    other = Record(Owner(OTHER_STACK_ID, "BillingAsync"), from_api({"MaximumRetryAttempts": 0}))
     h.own(other)
     h.get(IN_SYNC)
 

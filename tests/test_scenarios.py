@@ -19,16 +19,10 @@ from aws_cdk import aws_sqs as sqs
 from cloudformation import Context
 from constructs import Construct
 from local_cloud import Deployment
-from stack_harness import Harness, harness
+from stack_harness import Harness
 from test_construct import function
 
 SCHEDULE = cdk.Duration.hours(1)
-
-
-@pytest.fixture
-def h(aws, tmp_path):
-    with harness(aws, tmp_path) as running:
-        yield running
 
 
 def explain(deployment: Deployment) -> str:
@@ -388,8 +382,6 @@ def test_a_scheduled_check_meeting_a_delete_does_not_bring_the_config_back(h, aw
 
     assert summary  # the check ended without an error
     assert (h.live(function), h.record(function)) == (None, None)
-    if pause_at == "GetFunctionEventInvokeConfig":  # its later calls for the removed config are refused, and said so
-        assert "the stack changed during the check" in summary["summary"]
-        assert world.denied and all(function in resource for _, resource in world.denied)
-    else:
-        assert world.denied == []
+    if pause_at == "GetFunctionEventInvokeConfig":  # the record, still readable (the stack's own), is gone: skipped
+        assert summary["summary"].endswith("1 skipped"), summary
+    assert world.denied == []

@@ -150,11 +150,11 @@ class Rehearsal:
 
     def owner(self, physical_id: str) -> str:
         name, qualifier = physical_id.split(":")[-2:]
-        ssm = self.client("ssm")
-        try:
-            record = ssm.get_parameter(Name=f"/async-invoke-config/{name}/{qualifier.replace('$', '.')}")["Parameter"]
-        except ssm.exceptions.ParameterNotFound:
+        path = f"/async-invoke-config/{name}/{qualifier.replace('$', '.')}"  # one record per claiming stack below
+        records = self.client("ssm").get_parameters_by_path(Path=path)["Parameters"]
+        if not records:
             return "(no record)"
+        record = records[0]
         borrowed = " (borrowed)" if "prior" in json.loads(record["Value"]) else ""
         return str(json.loads(record["Value"])["owner"][1]) + borrowed
 

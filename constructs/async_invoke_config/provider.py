@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from aws_cdk import (
     Aws,
     CustomResource,
     Duration,
+    Fn,
     IAspect,
     IResolvable,
     IResolveContext,
@@ -61,15 +63,16 @@ HANDLER_MAX_EVENT_AGE = Duration.seconds(60)
 HANDLER_RETRY_ATTEMPTS = 0
 SERVICE_TIMEOUT = Duration.minutes(7)
 ACTIONS = [f"lambda:{verb}FunctionEventInvokeConfig" for verb in ("Get", "Put", "Update", "Delete")]
+# The stack's own records (written under its stack id's last part), and every stack's claims (read only).
 RECORD_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"]
+CLAIM_ACTIONS = ["ssm:GetParametersByPath"]
 STACK_ACTIONS = ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"]
 TOKEN_CONTEXT = "async-invoke-config:deploy-token"
-# A managed policy holds 6,144 characters (whitespace aside). Each target costs its function's ARN twice and its
-# records' ARN; past this estimate (the statements' own text aside) the policy scopes to the stack's account and
-# region instead. Unresolved parts are counted at their longest: a 64-character name, the longest partition and region.
-POLICY_BUDGET = 5800
+# IAM's default quotas, whitespace aside: a managed policy holds 6,144 characters, and a role takes 10 of them.
+MANAGED_POLICY_SIZE = 6144
+MANAGED_POLICIES_PER_ROLE = 10
+# Unresolved parts of an ARN are counted at their longest: the longest partition and region, a 64-character name.
 FUNCTION_ARN_PREFIX = len("arn:aws-us-gov:lambda:ap-southeast-2:123456789012:function:")
-RECORD_ARN_PREFIX = len(f"arn:aws-us-gov:ssm:ap-southeast-2:123456789012:parameter{PARAMETER_ROOT}/")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class _Config:
     properties: dict[str, Any]
     function: lambda_.IFunction | None
     qualifier: str | None
+    target: PolicyTarget | None
 
 
 class Provider(Construct):
@@ -103,9 +107,9 @@ class Provider(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         self._targets: dict[str, PolicyTarget] = {}
-        self._estimate = 0
         self._configs: list[_Config] = []
         self.wide = False
+        self.finished = False
         self.stack = Stack.of(self)
 
         self.log_group = logs.LogGroup(
@@ -134,7 +138,7 @@ class Provider(Construct):
             retry_attempts=HANDLER_RETRY_ATTEMPTS,
             description="Keeps Lambda async-invoke configs as declared (cdk-async-invoke-config).",
         )
-        self.targets_policy: iam.CfnManagedPolicy | None = None
+        self.targets_policies: list[iam.CfnManagedPolicy] = []
         _acknowledge(
             self.role,
             "AwsSolutions-IAM5",
@@ -165,9 +169,18 @@ class Provider(Construct):
         qualifier: str | None,
     ) -> None:
         """Register one config: the handler may act on its function (the config waits for that permission), and the
-        drift check reads it."""
-        self._configs.append(_Config(resource, properties, function, qualifier))
-        resource.node.add_dependency(self.add_target(target))
+        drift check reads it. None as target, when only a token name is known, scopes the permission to the stack's
+        account and region."""
+        if self.finished:
+            raise InvalidProperty(
+                f"{resource.node.path}: an AsyncInvokeConfig was added after the stack's handler was finished "
+                "(by an Aspect of a later priority than aws_cdk.AspectPriority.MUTATING?)."
+            )
+        self._configs.append(_Config(resource, properties, function, qualifier, target))
+        if target is None:
+            self._widen("a config names its function by a token whose ARN is not known at synth time")
+        else:
+            self._targets.setdefault(target.arn, target)
 
     def configure(self, on_deploy: bool, schedule: Duration | None) -> None:
         if not on_deploy and self.drift_check is not None:
@@ -190,63 +203,109 @@ class Provider(Construct):
                 ],
             )
 
-    def add_target(self, target: PolicyTarget | None) -> iam.CfnManagedPolicy:
-        """Allow the handler the config actions on one more function (and its versions and aliases) and on its
-        records; None, when only a token name is known, scopes the policy to the account and region. Returns the
-        managed policy that grants it."""
-        if target is None:
-            self._widen("a config names its function by a token whose ARN is not known at synth time")
-        elif target.arn not in self._targets:
-            self._targets[target.arn] = target
-            self._estimate += _cost(target)
-            if self._estimate > POLICY_BUDGET:
-                self._widen(
-                    f"listing {len(self._targets)} functions would pass the {POLICY_BUDGET}-character budget of "
-                    "a managed policy"
+    def grant_targets(self) -> None:
+        """The targets' permissions, once every config is known, in as few managed policies as fit IAM's quotas, each
+        config waiting for the one that grants its function. While one policy holds them, each function is listed
+        with its versions and aliases (`function:NAME`, `function:NAME:*`); past that, as `function:NAME*` (a
+        trailing wildcard: also any function whose name starts with NAME), so that ten policies hold some 450
+        functions even at 64-character names."""
+        if not self._configs:
+            return
+        groups: list[list[tuple[PolicyTarget | None, str]]]
+        if self.wide:
+            groups = [[(None, "*")]]
+        else:
+            targets = list(self._targets.values())
+            groups = _pack(targets, ("", ":*"))
+            if len(groups) > 1:
+                groups = _pack(targets, ("*",))
+            if len(groups) > MANAGED_POLICIES_PER_ROLE:
+                raise InvalidProperty(
+                    f"The stack's configs name {len(targets)} functions: their permissions need {len(groups)} "
+                    f"managed policies, more than the {MANAGED_POLICIES_PER_ROLE} IAM attaches to a role by default. "
+                    "Split the configs across stacks."
                 )
-        if self.targets_policy is None:
-            self.targets_policy = self._managed_policy()
-        return self.targets_policy
+        granting: dict[str, iam.CfnManagedPolicy] = {}
+        for index, group in enumerate(groups):
+            policy = iam.CfnManagedPolicy(
+                self,
+                f"Targets{index}" if index else "Targets",
+                policy_document=self._listing(group),
+                roles=[self.role.role_name],
+                description="What the AsyncInvokeConfig handler may configure (replaced whenever its targets change).",
+            )
+            policy.override_logical_id(f"{PROVIDER_ID}Targets{self._hash(policy, [target for target, _ in group])}")
+            self.targets_policies.append(policy)
+            granting |= {target.arn: policy for target, _ in group if target is not None}
+        for config in self._configs:
+            wait = (
+                granting[config.target.arn] if config.target is not None and not self.wide else self.targets_policies[0]
+            )
+            config.resource.node.add_dependency(wait)
 
-    def _managed_policy(self) -> iam.CfnManagedPolicy:
-        """The targets' permissions, in a managed policy whose logical id is a hash of its document: a deploy that
-        changes the targets creates a new policy and deletes the old one only in the cleanup phase, after the Deletes
-        of the configs that depended on it (which still need their function's permission)."""
-        policy = iam.CfnManagedPolicy(
-            self,
-            "Targets",
-            policy_document=_Late(self._targets_document),
-            roles=[self.role.role_name],
-            description="What the AsyncInvokeConfig handler may configure (replaced whenever its targets change).",
-        )
-        policy.override_logical_id(Lazy.string(_Once(lambda: f"{PROVIDER_ID}Targets{self._hash()}")))
-        return policy
+    def _listing(self, group: list[tuple[PolicyTarget | None, str]]) -> dict[str, Any]:
+        """A policy that lists the group's ARNs compactly: one `Fn::Sub` of `${F}NAME*,${F}...` split at the commas,
+        with `F` the stack's `arn:...:function:` prefix (IAM sees the resolved list; the template does not repeat
+        the prefix)."""
+        prefix = f"arn:{Aws.PARTITION}:lambda:{self.stack.region}:{self.stack.account}:function:"
+        variables: dict[str, Any] = {"F": prefix}
+        parts = []
+        for target, suffix in group:
+            if target is None:
+                parts.append("${F}" + suffix)
+            elif not Token.is_unresolved(target.arn):
+                parts.append(target.arn + suffix)
+            elif not Token.is_unresolved(target.name):
+                parts.append("${F}" + target.name + suffix)
+            else:
+                name = self.stack.resolve(target.name)
+                if isinstance(name, dict) and list(name) == ["Ref"]:
+                    parts.append("${F}${" + str(name["Ref"]) + "}" + suffix)
+                else:
+                    key = f"N{len(variables)}"
+                    variables[key] = target.name
+                    parts.append("${F}${" + key + "}" + suffix)
+        body = ",".join(parts)
+        listed = Fn.split(",", Fn.sub(body, variables) if "${F}" in body else body)
+        return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ACTIONS, "Resource": listed}]}
 
     def acknowledge_wildcards(self) -> None:
-        """The targets' policy's wildcards, each acknowledged with its reason (cdk-nag names each finding by the
+        """The targets' policies' wildcards, each acknowledged with its reason (cdk-nag names each finding by the
         resource, so this runs once every target is known)."""
-        if self.targets_policy is None:
-            return
         reason = (
-            "Each target function's configs live on its versions and aliases (`function:NAME:*`) and its records "
-            "under `async-invoke-config/NAME/*`; past the size budget the scope is the stack's account and region "
-            "(`function:*`, `async-invoke-config/*`), never `*`."
+            "Each target function's configs live on its versions and aliases (`function:NAME:*`, or `function:NAME*` "
+            "when ten policies would not hold them otherwise); a function named by a token of unknown form scopes "
+            "the policy to the stack's account and region (`function:*`), never `*`."
         )
-        resources = [r for s in self.stack.resolve(self._targets_document())["Statement"] for r in s["Resource"]]
-        for resource in resources:
-            flat = flatten(resource)
-            if "*" in flat:
-                _acknowledge(self.targets_policy, f"AwsSolutions-IAM5[Resource::{flat}]", reason)
+        for policy in self.targets_policies:
+            for statement in self.stack.resolve(policy.policy_document)["Statement"]:
+                listed = statement["Resource"]
+                for resource in listed if isinstance(listed, list) else [listed]:
+                    flat = flatten(resource)
+                    if "*" in flat:
+                        _acknowledge(policy, f"AwsSolutions-IAM5[Resource::{flat}]", reason)
+        _acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._record_arn('*')))}]",
+            "Any stack's claims on a config are read (never written) under `async-invoke-config/`, so that two stacks "
+            "never both own one config.",
+        )
 
-    def _hash(self) -> str:
+    def _hash(self, policy: iam.CfnManagedPolicy, targets: list[PolicyTarget | None]) -> str:
         """A hash of what the policy grants. A template that names a function by a reference grants whatever that
         reference resolves to at deploy time, so the hash takes in what replaces such a function too (or, when
-        nothing tells, the deploy token: then every deploy replaces the policy)."""
+        nothing tells, the deploy token: then every deploy replaces the policy). A deploy that changes a policy so
+        creates a new one, and deletes the old one only in the cleanup phase, after the Deletes of the configs that
+        depended on it (which still need their function's permission)."""
         identities = [
-            target.identity if target.identity is not None else deploy_token(self) for target in self._targets.values()
+            target.identity if target is not None and target.identity is not None else self._token for target in targets
         ]
-        content = [self.stack.resolve(self._targets_document()), identities]
+        content = [self.stack.resolve(policy.policy_document), identities]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:8].upper()
+
+    @cached_property
+    def _token(self) -> str:
+        return deploy_token(self)
 
     def _widen(self, why: str) -> None:
         if not self.wide:
@@ -255,15 +314,6 @@ class Provider(Construct):
                 f"The handler's IAM policy is scoped to every function of the stack's account and region "
                 f"(lambda:...:function:*) because {why}."
             )
-
-    def _targets_document(self) -> dict[str, Any]:
-        if self.wide:
-            functions = [self._function_arn("*")]
-            records = [self._record_arn("*")]
-        else:
-            functions = [arn for target in self._targets.values() for arn in (target.arn, f"{target.arn}:*")]
-            records = [self._record_arn(f"{target.name}/*") for target in self._targets.values()]
-        return _document([(ACTIONS, functions), (RECORD_ACTIONS, records)])
 
     def _inline_policies(self) -> list[dict[str, Any]]:
         log_group = self.log_group.log_group_arn
@@ -275,6 +325,15 @@ class Provider(Construct):
                 ),
             },
             {"PolicyName": "Stack", "PolicyDocument": _document([(STACK_ACTIONS, [Aws.STACK_ID])])},
+            {
+                "PolicyName": "Records",
+                "PolicyDocument": _document(
+                    [
+                        (RECORD_ACTIONS, [self._record_arn(f"*/{Fn.select(2, Fn.split('/', Aws.STACK_ID))}")]),
+                        (CLAIM_ACTIONS, [self._record_arn("*")]),
+                    ]
+                ),
+            },
         ]
 
     def _function_arn(self, name: str) -> str:
@@ -329,7 +388,9 @@ class _Finish:
         if node is self.provider and not self.done:
             self.done = True
             self.provider.wait_for_qualifiers()
+            self.provider.grant_targets()
             self.provider.acknowledge_wildcards()
+            self.provider.finished = True
 
 
 def flatten(value: Any) -> str:
@@ -345,7 +406,7 @@ def flatten(value: Any) -> str:
         return str(separator).join(flatten(part) for part in parts)
     if "Fn::Sub" in value:
         return re.sub(r"\$\{([^}]+)\}", r"<\1>", value["Fn::Sub"])
-    return json.dumps(value)
+    return json.dumps(value, separators=(",", ":"))  # as JavaScript's JSON.stringify writes it
 
 
 def deploy_token(scope: Construct) -> str:
@@ -391,11 +452,32 @@ class _Once:
         return self._produce()
 
 
-def _cost(target: PolicyTarget) -> int:
-    """The characters a target adds to the policy: `"ARN","ARN:*","RECORDS/*",`."""
+def _pack(targets: list[PolicyTarget], suffixes: tuple[str, ...]) -> list[list[tuple[PolicyTarget | None, str]]]:
+    """Each target's ARN with each suffix, in order, in groups that each fit one managed policy as IAM counts it
+    (resolved, unresolved parts at their longest); a target's ARNs stay together."""
+    room = MANAGED_POLICY_SIZE - len(json.dumps(_document([(ACTIONS, [])]), separators=(",", ":")))
+    groups: list[list[tuple[PolicyTarget | None, str]]] = [[]]
+    used = 0
+    for target in targets:
+        if Token.is_unresolved(target.arn):
+            length = FUNCTION_ARN_PREFIX + (BARE_NAME_MAX if Token.is_unresolved(target.name) else len(target.name))
+        else:
+            length = len(target.arn)
+        cost = sum(length + len(suffix) + 3 for suffix in suffixes)  # "ARN",
+        if used + cost > room and groups[-1]:
+            groups.append([])
+            used = 0
+        groups[-1] += [(target, suffix) for suffix in suffixes]
+        used += cost
+    return groups
+
+
+def _length(arn: str, target: PolicyTarget) -> int:
+    """An ARN's length once resolved, unresolved parts at their longest."""
+    if not Token.is_unresolved(arn):
+        return len(arn)
     name = BARE_NAME_MAX if Token.is_unresolved(target.name) else len(target.name)
-    arn = FUNCTION_ARN_PREFIX + name if Token.is_unresolved(target.arn) else len(target.arn)
-    return 2 * arn + 2 + RECORD_ARN_PREFIX + name + 2 + 3 * 3
+    return FUNCTION_ARN_PREFIX + name + len(arn) - len(target.arn)  # plus the literal suffix (`:*`, `*`) it ends in
 
 
 def _cfn(resource: CustomResource) -> Any:
