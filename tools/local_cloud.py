@@ -35,6 +35,7 @@ Clients = Callable[[str], Any]
 REPLACED_BY = {
     "AWS::Lambda::Function": {"FunctionName"},
     "AWS::Lambda::Alias": {"Name", "FunctionName"},
+    "AWS::Lambda::EventInvokeConfig": {"FunctionName", "Qualifier"},
     "AWS::SQS::Queue": {"QueueName"},
     "AWS::SNS::Topic": {"TopicName"},
     "AWS::IAM::Role": {"RoleName"},
@@ -201,6 +202,8 @@ class Natives:
         return physical, {"Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}"}
 
     def update(self, logical_id: str, resource: Resource, properties: dict[str, Any]) -> Resource:
+        if resource.resource_type == "AWS::Lambda::EventInvokeConfig":
+            self._put_config(properties)
         if resource.resource_type == "AWS::Lambda::Alias":
             self.clients("lambda").update_alias(
                 FunctionName=properties["FunctionName"],
@@ -211,7 +214,13 @@ class Natives:
 
     def delete(self, resource: Resource) -> None:
         """Deleting from the emulator is not needed for what the tests observe (and it cannot delete functions), so
-        only an alias, whose configs must go with it, is deleted for real."""
+        only an alias, whose configs must go with it, and a native async-invoke config are deleted for real."""
+        if resource.resource_type == "AWS::Lambda::EventInvokeConfig":
+            lam = self.clients("lambda")
+            with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
+                lam.delete_function_event_invoke_config(
+                    FunctionName=resource.properties["FunctionName"], Qualifier=resource.properties["Qualifier"]
+                )
         if resource.resource_type == "AWS::Lambda::Alias":
             lam = self.clients("lambda")
             with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
@@ -244,6 +253,21 @@ class Natives:
             FunctionVersion=properties["FunctionVersion"],
         )
         return alias["AliasArn"], {}
+
+    def _AWS_Lambda_EventInvokeConfig(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
+        """The native resource: a Put on Create and on Update (what it does not declare goes), a Delete on Delete."""
+        self._put_config(properties)
+        return f"{properties['FunctionName']}|{properties['Qualifier']}", {}
+
+    def _put_config(self, properties: dict[str, Any]) -> None:
+        fields = ("FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+        self.clients("lambda").put_function_event_invoke_config(
+            **{
+                key: int(value) if key.startswith("Maximum") else value
+                for key, value in properties.items()
+                if key in fields
+            }
+        )
 
     def _AWS_SQS_Queue(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
         sqs = self.clients("sqs")
@@ -479,6 +503,15 @@ class LocalCloudFormation:
 
     def configs(self) -> dict[str, Resource]:
         return {key: r for key, r in self.resources.items() if r.resource_type == CONFIG_TYPE}
+
+    def native_configs(self) -> dict[str, Resource]:
+        """The native `AWS::Lambda::EventInvokeConfig` resources, but the handler's own."""
+        handlers = {r.physical_id for r in self.resources.values() if r.properties.get("Handler") == "index.on_event"}
+        return {
+            key: r
+            for key, r in self.resources.items()
+            if r.resource_type == "AWS::Lambda::EventInvokeConfig" and r.properties["FunctionName"] not in handlers
+        }
 
     # Events
 

@@ -8,11 +8,12 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, cast
 
+import jsii
 from aws_cdk import Annotations, ArnFormat, CustomResource, Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from constructs import Construct
+from constructs import Construct, IConstruct, IValidation
 
 from .handler.contract import (
     DATA_FUNCTION_ARN,
@@ -50,6 +51,7 @@ SEND_ACTIONS = {
     "s3": ["s3:PutObject", "s3:ListBucket"],
 }
 _declared: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], str]] = weakref.WeakKeyDictionary()
+_watched: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -328,11 +330,29 @@ def _check_destination_arn(arn: str, half: str, prop: str, target: _Target) -> s
 
 
 def _register(scope: Construct, target: _Target) -> None:
-    """One config per function and qualifier in an app: two would overwrite each other on every deploy. Compared by
-    what the function resolves to, not by the construct path: a name (given as a string, or an in-app function's
-    own name) by its account, region and name; an in-app function with no name of its own by its construct, wherever
-    it is configured from. A name whose account or region is not known (an environment-agnostic stack) is compared
-    within its stack only, since two such stacks may deploy apart."""
+    """One config per function and qualifier in an app: two would overwrite each other on every deploy (see `_key`).
+    A native config (`aws_lambda.EventInvokeConfig`, or a Function's own async settings) for the same function and
+    qualifier is an error too, found once the app is complete (a validation of the app)."""
+    key, shown = _key(scope, target)
+    root = scope.node.root
+    declared = _declared.setdefault(root, {})
+    if key in declared:
+        raise InvalidProperty(
+            f"`function` {shown} (qualifier {key[-1]}) already has an AsyncInvokeConfig at {declared[key]}; "
+            "declare one config per function and qualifier."
+        )
+    declared[key] = scope.node.path
+    if root not in _watched:
+        _watched.add(root)
+        root.node.add_validation(_NativeConfigs(root))
+
+
+def _key(scope: Construct, target: _Target) -> tuple[tuple[str, ...], str]:
+    """What a config's function resolves to, and how to name it in an error. Compared by that, not by the
+    construct path: a name (given as a string, or an in-app function's own name) by its account, region and name; an
+    in-app function with no name of its own by its construct, wherever it is configured from. A name whose account or
+    region is not known (an environment-agnostic stack) is compared within its stack only, since two such stacks may
+    deploy apart."""
     stack = Stack.of(scope)
     qualifier = target.qualifier or LATEST
     underlying = getattr(target.function, "lambda_", target.function)
@@ -353,14 +373,63 @@ def _register(scope: Construct, target: _Target) -> None:
     else:
         identity = ("stack", stack.node.path, json.dumps(stack.resolve(target.function_name), sort_keys=True))
         shown = target.function_name
-    key = (*identity, json.dumps(home.resolve(qualifier)))
-    declared = _declared.setdefault(scope.node.root, {})
-    if key in declared:
-        raise InvalidProperty(
-            f"`function` {shown} (qualifier {qualifier}) already has an AsyncInvokeConfig at {declared[key]}; "
-            "declare one config per function and qualifier."
-        )
-    declared[key] = scope.node.path
+    resolved = home.resolve(qualifier)
+    return (*identity, resolved if isinstance(resolved, str) else json.dumps(resolved)), shown
+
+
+@jsii.implements(IValidation)
+class _NativeConfigs:
+    """Fails the synth when a native config and an AsyncInvokeConfig configure the same function and qualifier: each
+    would undo the other on every deploy."""
+
+    def __init__(self, root: IConstruct) -> None:
+        self.root = root
+
+    def validate(self) -> list[str]:
+        declared = _declared.get(self.root, {})
+        functions = {
+            (Stack.of(node).node.path, Stack.of(node).get_logical_id(node)): node.node.scope
+            for node in self.root.node.find_all()
+            if isinstance(node, lambda_.CfnFunction)
+        }
+        errors = []
+        for node in self.root.node.find_all():
+            if not isinstance(node, lambda_.CfnEventInvokeConfig):
+                continue
+            stack = Stack.of(node)
+            name, function = _native_function(stack, node.function_name, functions)
+            if name is None and function is None:
+                continue  # a reference this app cannot follow
+            target = _Target(name or node.function_name, node.qualifier, function, None)
+            key, shown = _key(node, target)
+            if key in declared:
+                errors.append(
+                    f"`function` {shown} (qualifier {key[-1]}) has two async-invoke configs: the AsyncInvokeConfig at "
+                    f"{declared[key]} and the native EventInvokeConfig at {node.node.path} (from "
+                    "aws_lambda.EventInvokeConfig, or a Function's on_success/on_failure/retry_attempts/max_event_age)."
+                    " Keep one; to move to AsyncInvokeConfig with no gap, see the README's migration section."
+                )
+        return errors
+
+
+def _native_function(
+    stack: Stack, function_name: str, functions: dict[tuple[str, str], IConstruct | None]
+) -> tuple[str | None, lambda_.Function | None]:
+    """What a native config's `FunctionName` names: a literal name (given, or the last part of an imported function's
+    ARN), or an in-app function (a Ref to it)."""
+    if not Token.is_unresolved(function_name):
+        return function_name, None
+    resolved = stack.resolve(function_name)
+    if isinstance(resolved, dict) and "Ref" in resolved:
+        function = functions.get((stack.node.path, resolved["Ref"]))
+        return None, function if isinstance(function, lambda_.Function) else None
+    if isinstance(resolved, dict) and "Fn::Select" in resolved:  # an imported function's name, from its ARN
+        index, source = resolved["Fn::Select"]
+        if isinstance(source, dict) and source.get("Fn::Split", [None])[0] == ":":
+            parts = re.sub(r"<[^>]*>", "?", flatten(source["Fn::Split"][1])).split(":")  # <AWS::Region> and such
+            if int(index) < len(parts) and re.fullmatch(r"[a-zA-Z0-9_.-]+", parts[int(index)]):
+                return parts[int(index)], None
+    return None, None
 
 
 def _own_name(function: lambda_.IFunction | None) -> str | None:
