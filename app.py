@@ -20,7 +20,8 @@ class ExampleStack(cdk.Stack):
     """`version` steps through the changes the rehearsal (`scripts/rehearse`) deploys after the first: 2, the alias
     config retries twice and the legacy config moves to the function's `blue` alias; 3, the alias config moves into
     a construct (a new logical id: a rename); 4, the alias config is removed; 5, a config for `legacy-reports`,
-    which already has one made in the console, is added."""
+    which already has one made in the console, is added; 6, a `Shipping` function whose async settings are its own
+    props (the native resource); 7 and 8, their migration to AsyncInvokeConfig in two deploys (see the README)."""
 
     def __init__(self, scope: Construct, id_: str, *, version: int = 1, **kwargs: object) -> None:
         super().__init__(scope, id_, **kwargs)  # type: ignore[arg-type]
@@ -84,6 +85,31 @@ class ExampleStack(cdk.Stack):
 
         if version >= 5:  # a config made in the console before: adopted, and put back as found if this one goes
             AsyncInvokeConfig(self, "LegacyReportsAsync", function="legacy-reports", retry_attempts=0)
+
+        if version >= 6:  # a function's own async settings (a native EventInvokeConfig), moved in two deploys
+            native = {"retry_attempts": 1, "max_event_age": cdk.Duration.hours(2)} if version < 8 else {}
+            shipping = lambda_.Function(
+                self,
+                "Shipping",
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                handler="index.handler",
+                code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"),
+                **native,  # type: ignore[arg-type]
+            )
+            cdk.Validations.of(shipping).acknowledge(
+                cdk.Acknowledgment(
+                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                    reason="The example function only writes logs, which AWSLambdaBasicExecutionRole allows.",
+                )
+            )
+            if version == 7:  # deploy 1 of 2: the native config stays live when it leaves the template
+                native_config = shipping.node.find_child("EventInvokeConfig")
+                assert isinstance(native_config, lambda_.EventInvokeConfig)
+                native_config.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+            if version >= 8:  # deploy 2 of 2: the same settings, now AsyncInvokeConfig's
+                AsyncInvokeConfig(
+                    self, "ShippingAsync", function=shipping, retry_attempts=1, max_event_age=cdk.Duration.hours(2)
+                )
 
         # Every deploy re-reads and corrects all of the above (on by default); also check every 6 hours between deploys.
         AsyncInvokeConfig.configure_drift_check(self, schedule=cdk.Duration.hours(6))

@@ -7,8 +7,9 @@ update phase in dependency order, cleanup phase, rollbacks with their own cleanu
 checked against the handler role's policy as synthesized for that step. Steps: deploy (a config adopted), an
 out-of-band change, a redeploy with no code change (the drift check corrects it), a change of settings (an Update,
 and the Delete of a replaced physical id), a correction that fails and the rollback, a rename, a removal, an adoption
-rolled back, and a destroy. Each step prints the events and a table of each config: declared, live before, live
-after, and the owner its record names.
+rolled back, a migration from the native resource (a function's own async settings) in two deploys, and a destroy.
+Each step prints the events and a table of each config: declared, live before, live after, and the owner its record
+names.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from typing import Any
 
 import emulator
 from cloudformation import ResponseServer, new_stack_id
-from local_cloud import Deployment, LocalCloudFormation, LocalFunction, create_function, handler_asset
+from local_cloud import ACCOUNT, REGION, Deployment, LocalCloudFormation, LocalFunction, create_function, handler_asset
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "AsyncInvokeConfigExample"
 LEGACY = "legacy-billing"
 REPORTS = "legacy-reports"
 WIDTH = 120
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
 
 
 @dataclass
@@ -108,6 +110,7 @@ class Rehearsal:
         self.server = ResponseServer(self.stack_id)
         self.handler: LocalFunction | None = None
         self.seen: dict[str, str] = {}  # logical id -> physical id of every config deployed so far
+        self.natives: set[str] = set()  # the logical ids of native configs among them
 
     def client(self, service: str) -> Any:
         return emulator.client(self.endpoint, service)
@@ -158,22 +161,38 @@ class Rehearsal:
         borrowed = " (borrowed)" if "prior" in json.loads(record["Value"]) else ""
         return str(json.loads(record["Value"])["owner"][1]) + borrowed
 
+    def declared(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Every config the template declares, AsyncInvokeConfig's and native ones (AWS::Lambda::EventInvokeConfig,
+        the handler's own aside): logical id -> (the config's qualified function ARN, its declared properties)."""
+        natives = {
+            key: (
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{r.properties['FunctionName']}:{r.properties['Qualifier']}",
+                r.properties,
+            )
+            for key, r in self.stack.native_configs().items()
+        }
+        return {key: (r.physical_id, r.properties) for key, r in self.stack.configs().items()} | natives
+
     def _step(self, title: str, action: Callable[[], Deployment | None]) -> Step:
-        declared = {key: r.properties for key, r in self.stack.configs().items()}
+        declared = {key: properties for key, (_, properties) in self.declared().items()}
         before = {key: self.live(physical) for key, physical in self.seen.items()}
         deployment = action()
-        self.seen |= {key: r.physical_id for key, r in self.stack.configs().items()}
+        self.natives |= set(self.stack.native_configs())
+        self.seen |= {key: physical for key, (physical, _) in self.declared().items()}
         for sent in deployment.sent if deployment else []:  # configs that came and went within the deploy too
             if ":function:" in sent.answer["PhysicalResourceId"]:
                 self.seen.setdefault(sent.logical_id, sent.answer["PhysicalResourceId"])
-        declared = {key: r.properties for key, r in self.stack.configs().items()} or declared
+        declared = {key: properties for key, (_, properties) in self.declared().items()} or declared
         after = {key: self.live(physical) for key, physical in self.seen.items()}
         step = Step(
             title,
             deployment.status if deployment else "(no deploy)",
             declared=declared,
             live_after=after,
-            owners={key: self.owner(physical) for key, physical in self.seen.items()},
+            owners={
+                key: "(native resource)" if key in self.natives else self.owner(physical)
+                for key, physical in self.seen.items()
+            },
             deployment=deployment,
         )
         for sent in deployment.sent if deployment else []:
@@ -188,7 +207,7 @@ class Rehearsal:
                 Row(
                     key,
                     physical.split(":function:")[-1],
-                    describe(declared.get(key)) if key in self.stack.configs() else "(not in the template)",
+                    describe(declared.get(key)) if key in self.declared() else "(not in the template)",
                     describe(before.get(key)),
                     describe(after.get(key)),
                     step.owners[key],
@@ -266,8 +285,22 @@ class Rehearsal:
             "8. adopt legacy-reports' console config while another resource fails: put back as found", 5, failing
         )
 
+    def add_native(self) -> Step:
+        return self._deploy("9. the shipping function's config comes from its own props (a native resource)", 6)
+
+    def migrate_retain(self) -> Step:
+        return self._deploy(
+            "10. migration, deploy 1 of 2: the native config gets RemovalPolicy.RETAIN, nothing else", 7
+        )
+
+    def migrate_swap(self) -> Step:
+        return self._deploy(
+            "11. migration, deploy 2 of 2: AsyncInvokeConfig adopts it; the cleanup keeps the native config (retained)",
+            8,
+        )
+
     def destroy(self) -> Step:
-        return self._step("9. destroy (Delete events; the retained config stays)", self.stack.destroy)
+        return self._step("12. destroy (Delete events; the retained config stays)", self.stack.destroy)
 
     def run(self) -> list[Step]:
         return [step() for step in self.steps()]
@@ -282,6 +315,9 @@ class Rehearsal:
             self.rename,
             self.remove,
             self.adopt_and_roll_back,
+            self.add_native,
+            self.migrate_retain,
+            self.migrate_swap,
             self.destroy,
         ]
 
@@ -295,6 +331,9 @@ EXPECTED = [
     "UPDATE_COMPLETE",
     "UPDATE_COMPLETE",
     "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_COMPLETE",
     "DELETE_COMPLETE",
 ]
 
