@@ -6,7 +6,7 @@ import functools
 import json
 import re
 import uuid
-from typing import cast
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
@@ -30,7 +30,7 @@ def make_stack(env: cdk.Environment | None = None, path_metadata: bool = False) 
     return cdk.Stack(app, "Stack", env=env)
 
 
-def function(stack: cdk.Stack, id_: str = "Fn", name: str | None = None) -> lambda_.Function:
+def function(stack: cdk.Stack, id_: str = "Fn", name: str | None = None, **props: Any) -> lambda_.Function:
     return lambda_.Function(
         stack,
         id_,
@@ -38,6 +38,7 @@ def function(stack: cdk.Stack, id_: str = "Fn", name: str | None = None) -> lamb
         runtime=lambda_.Runtime.PYTHON_3_13,
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
+        **props,
     )
 
 

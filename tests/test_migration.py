@@ -38,14 +38,7 @@ def test_a_native_config_and_an_async_invoke_config_on_one_function_fail_the_syn
 
 def test_a_functions_own_async_settings_count_as_a_native_config():
     def build(stack: cdk.Stack) -> None:
-        fn = lambda_.Function(
-            stack,
-            "Fn",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler="index.handler",
-            code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
-            on_failure=destinations.SqsDestination(sqs.Queue(stack, "Dlq")),
-        )
+        fn = function(stack, on_failure=destinations.SqsDestination(sqs.Queue(stack, "Dlq")))
         AsyncInvokeConfig(stack, "Ours", function=fn, max_event_age=HOUR)
 
     message = synth_error(build)
