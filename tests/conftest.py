@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import emulator
@@ -11,6 +12,7 @@ import iam
 import index
 import pytest
 from cloudformation import STACK_ID, Context, ResponseServer, StaticStack
+from faults import Tally
 from local_cloud import create_function
 from stack_harness import synthesized_policy
 
@@ -99,3 +101,13 @@ def cfn(aws: Aws) -> Iterator[CloudFormation]:
     with ResponseServer() as server:
         server.stacks[STACK_ID] = StaticStack()
         yield CloudFormation(server, aws)
+
+
+@pytest.fixture(scope="session")
+def tally() -> Iterator[Tally]:
+    """Rows for RELIABILITY.md (fault or input, how many tried, outcome); appended to $RELIABILITY_RECORD when set,
+    as `scripts/reliability` does."""
+    rows = Tally()
+    yield rows
+    if os.environ.get("RELIABILITY_RECORD"):
+        rows.append_to(Path(os.environ["RELIABILITY_RECORD"]))
