@@ -163,13 +163,13 @@ Written by `scripts/reliability` (do not edit): it runs `tests/test_reliability.
 and LocalStack by botocore hooks, `tools/faults.py`; the response PUT refused by the local response server) and
 `tests/test_validator_properties.py` (hypothesis: the construct's and the handler's validators against the
 constraints of botocore's service model for `lambda:PutFunctionEventInvokeConfig`), and tabulates what they tried.
-An event "as declared" answered SUCCESS and the live config then read back as its properties declare; "failed,
-named" answered FAILED with a reason naming the function. Every event is answered in every row, or the suite fails.
+An event "as declared" answered SUCCESS and the live config then read back as its properties declare; "failed"
+answered FAILED with a reason naming the function. Every event is answered in every row, or the suite fails.
 """
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = [HEADER]
+    lines = [HEADER.rstrip("\n")]
     for suite in dict.fromkeys(row.suite for row in rows):
         lines += [f"\n## {suite}\n", "| fault or input | tried | outcome |", "|---|---:|---|"]
         lines += [f"| {row.subject} | {row.tried} | {row.outcome} |" for row in rows if row.suite == suite]
