@@ -33,7 +33,7 @@ CONSTRUCT_EXAMPLES = 60
 
 
 def shape(*path: str) -> Any:
-    found = INPUT
+    found: Any = INPUT
     for name in path:
         found = found.members[name]
     return found
@@ -143,7 +143,8 @@ def construct_accepts(prop: str, value: Any, **props: Any) -> bool:
     """The construct's validation at synth time, in an environment-agnostic stack; a rejection names `prop`."""
     stack = cdk.Stack(cdk.App(), "Properties")
     try:
-        AsyncInvokeConfig(stack, "Config", **({"function": FUNCTION, "retry_attempts": 1} | props))
+        declared: dict[str, Any] = {"function": FUNCTION, "retry_attempts": 1} | props
+        AsyncInvokeConfig(stack, "Config", **declared)
     except ValueError as error:  # the package's own copy of contract.InvalidProperty
         assert f"`{prop}`" in str(error), str(error)
         return False
