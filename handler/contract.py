@@ -76,13 +76,15 @@ FUNCTION_NAME_PATTERN = re.compile(
     r"(?P<account>\d{12}:)?"
     r"(function:)?"
     r"(?P<name>[a-zA-Z0-9_.-]+)"
-    r"(:(?P<qualifier>\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9_-]+))?"
+    r"(:(?P<qualifier>\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9_-]+))?",
+    re.ASCII,  # AWS reads `\d` as 0-9; Python would also take other scripts' digits
 )
-QUALIFIER_PATTERN = re.compile(r"\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9_$-]+")
+QUALIFIER_PATTERN = re.compile(r"\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9_$-]+", re.ASCII)
 DESTINATION_PATTERN = re.compile(
     r"arn:(?P<partition>aws[a-zA-Z0-9-]*):(?P<service>[a-zA-Z0-9-]+):"
     r"(?P<region>((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?):"
-    r"(?P<account>(\d{12})?):(?P<resource>.*)"
+    r"(?P<account>(\d{12})?):(?P<resource>.*)",
+    re.ASCII,
 )
 DESTINATION_SERVICES = {
     ON_SUCCESS: ("sqs", "sns", "lambda", "events"),

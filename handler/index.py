@@ -152,10 +152,15 @@ def on_event(
         return scheduled(event, services)
     responder = Responder(event, opener, sleep)
     failed_id = event.get("PhysicalResourceId") or f"{NOT_CREATED}{event.get('LogicalResourceId', '')}"
+    function = (event.get("ResourceProperties") or {}).get(FUNCTION_NAME)
+    subject = f"the async-invoke config of {function!r}" if function else "the async-invoke drift check"
     watchdog = threading.Timer(
         max(0.0, deadline.remaining() + CALL_TIMEOUT),
         lambda: responder.answer(
-            FAILED, failed_id, f"Timed out: no result {DEADLINE_MARGIN:.0f} s before the handler's own timeout."
+            FAILED,
+            failed_id,
+            f"{event.get('RequestType')} of {subject} timed out: no result {DEADLINE_MARGIN:.0f} s before the "
+            "handler's own timeout.",
         ),
     )
     watchdog.daemon = True
@@ -172,8 +177,6 @@ def on_event(
         outcome = dispatch(event, services)
         responder.answer(SUCCESS, outcome.physical_id, data=outcome.response_data())
     except Exception as error:  # noqa: BLE001 - CloudFormation must get an answer whatever went wrong
-        function = (event.get("ResourceProperties") or {}).get(FUNCTION_NAME)
-        subject = f"the async-invoke config of {function!r}" if function else "the async-invoke drift check"
         reason = f"{event.get('RequestType')} of {subject} failed: {describe(error)}"
         if context is not None and getattr(context, "log_stream_name", None):
             reason += f" (log stream {context.log_stream_name})"

@@ -33,7 +33,7 @@ from contract import (
     resolve_qualifier,
 )
 
-INTEGER = re.compile(r"-?\d+")
+INTEGER = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)

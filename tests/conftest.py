@@ -12,6 +12,7 @@ import iam
 import index
 import pytest
 from cloudformation import STACK_ID, Context, ResponseServer, StaticStack
+from faults import Tally
 from local_cloud import create_function
 from stack_harness import Harness, harness, synthesized_policy
 
@@ -107,3 +108,13 @@ def h(aws: Aws, tmp_path: Path) -> Iterator[Harness]:
     """Stacks synthesized in process and played by the local CloudFormation against LocalStack."""
     with harness(aws, tmp_path) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def tally() -> Iterator[Tally]:
+    """Rows for RELIABILITY.md (fault or input, how many tried, outcome); appended to $RELIABILITY_RECORD when set,
+    as `scripts/reliability` does."""
+    rows = Tally()
+    yield rows
+    if os.environ.get("RELIABILITY_RECORD"):
+        rows.append_to(Path(os.environ["RELIABILITY_RECORD"]))

@@ -68,10 +68,14 @@ def _error(code: str, message: str) -> bytes:
 
 class ResponseServer:
     """Receives the handlers' response PUTs (one path per request, so each answer is matched to its event), and
-    answers CloudFormation's DescribeStacks and ListStackResources for the stacks registered in `stacks`."""
+    answers CloudFormation's DescribeStacks and ListStackResources for the stacks registered in `stacks`. With
+    `refuse_puts` set, each request's first that many PUTs are answered 503 (as S3 does when it is overloaded) and
+    counted in `refused`; only an accepted PUT is an answer."""
 
-    def __init__(self, stack_id: str = STACK_ID) -> None:
+    def __init__(self, stack_id: str = STACK_ID, refuse_puts: int = 0) -> None:
         self.stack_id = stack_id
+        self.refuse_puts = refuse_puts
+        self.refused: dict[str, int] = {}
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.stacks: dict[str, StackView] = {}
         server = self
@@ -80,7 +84,13 @@ class ResponseServer:
             def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length))
-                server.responses.setdefault(self.path.lstrip("/"), []).append(body)
+                path = self.path.lstrip("/")
+                if server.refused.get(path, 0) < server.refuse_puts:
+                    server.refused[path] = server.refused.get(path, 0) + 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                server.responses.setdefault(path, []).append(body)
                 self.send_response(200)
                 self.end_headers()
 
