@@ -22,8 +22,8 @@ class ExampleStack(cdk.Stack):
     a construct (a new logical id: a rename); 4, the alias config is removed; 5, a config for `legacy-reports`,
     which already has one made in the console, is added."""
 
-    def __init__(self, scope: Construct, id_: str, *, version: int = 1, **kwargs: object) -> None:
-        super().__init__(scope, id_, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, scope: Construct, id: str, *, version: int = 1, **kwargs: object) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         orders = lambda_.Function(
             self,
             "Orders",
