@@ -305,7 +305,8 @@ def _seconds(duration: Duration) -> float:
         return duration.to_seconds()
     except RuntimeError as error:  # jsii's, for a duration that is no whole number of seconds
         raise InvalidProperty(
-            f"`max_event_age` must be a whole number of seconds; got {duration.to_human_string()}."
+            "`max_event_age` must be a whole number of seconds; "
+            f"got {duration.to_human_string()} ({duration.to_milliseconds():.0f} ms)."
         ) from error
 
 
