@@ -202,20 +202,31 @@ def test_require_on_failure_lists_every_function_and_alias_without_one():
     app = cdk.App()
     stack = cdk.Stack(app, "Team", env=ENV)
     AsyncInvokeConfig.require_on_failure(app)
+    dlq = destinations.SqsDestination(sqs.Queue(stack, "Dlq"))
     covered = function(stack, "Covered")
     AsyncInvokeConfig(stack, "CoveredAsync", function=covered, on_failure=QUEUE)
     bare = function(stack, "Bare")
     lambda_.Alias(stack, "BareLive", alias_name="live", version=bare.current_version)
     retries_only = function(cdk.NestedStack(stack, "Workers"), "RetriesOnly")
     AsyncInvokeConfig(retries_only, "Async", function=retries_only, retry_attempts=0)
+    for name, settings in (("NativeCovered", {"on_failure": dlq}), ("NativeRetries", {"retry_attempts": 0})):
+        lambda_.Function(
+            stack,
+            name,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
+            **settings,
+        )
 
     with pytest.raises(Exception, match="no on-failure destination") as raised:
         app.synth()
 
     message = str(raised.value)
-    assert "3 Lambda function(s) or alias(es)" in message
+    assert "4 Lambda function(s) or alias(es)" in message
     assert "Team/Bare ($LATEST)" in message and "Team/BareLive (live)" in message
     assert "Team/Workers/RetriesOnly ($LATEST)" in message
+    assert "Team/NativeRetries ($LATEST)" in message
     assert "Covered" not in message
 
 

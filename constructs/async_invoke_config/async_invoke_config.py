@@ -14,7 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct
 
-from .defaults import Declaration, Target, apply, require
+from .defaults import DEFAULT_ID, Declaration, Target, apply, require
 from .handler.contract import (
     DATA_FUNCTION_ARN,
     DESTINATION,
@@ -167,7 +167,7 @@ class AsyncInvokeConfig(Construct):
         }
 
         def create(target: Target) -> None:
-            AsyncInvokeConfig(target, "AsyncInvokeConfig", function=target, **settings)
+            AsyncInvokeConfig(target, DEFAULT_ID, function=target, **settings)
 
         apply(scope, _declaration, create)
 
