@@ -319,7 +319,7 @@ def main() -> int:
     running = emulator.start()
     try:
         with tempfile.TemporaryDirectory() as workdir, Rehearsal(running.endpoint, Path(workdir)) as rehearsal:
-            print(f"LocalStack at {running.endpoint}; stack {rehearsal.stack_id}\n")
+            print(f"LocalStack at {running.endpoint}\nstack {rehearsal.stack_id}\n")
             steps = []
             for run_step in rehearsal.steps():
                 steps.append(run_step())
