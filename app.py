@@ -1,5 +1,5 @@
-"""Example app: every form AsyncInvokeConfig accepts, in one stack. Synthesizes with no AWS account:
-`python app.py` or `npx cdk synth --no-notices`."""
+"""Example app: every form AsyncInvokeConfig accepts, in one stack, and a team's defaults for a whole stack in a
+second. Synthesizes with no AWS account: `python app.py` or `npx cdk synth --no-notices`."""
 
 import sys
 from pathlib import Path
@@ -23,8 +23,8 @@ class ExampleStack(cdk.Stack):
     which already has one made in the console, is added; 6, a `Shipping` function whose async settings are its own
     props (the native resource); 7 and 8, their migration to AsyncInvokeConfig in two deploys (see the README)."""
 
-    def __init__(self, scope: Construct, id_: str, *, version: int = 1, **kwargs: object) -> None:
-        super().__init__(scope, id_, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, scope: Construct, id: str, *, version: int = 1, **kwargs: object) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         orders = lambda_.Function(
             self,
             "Orders",
@@ -115,7 +115,46 @@ class ExampleStack(cdk.Stack):
         AsyncInvokeConfig.configure_drift_check(self, schedule=cdk.Duration.hours(6))
 
 
+class TeamDefaultsStack(cdk.Stack):
+    """A platform team's rule, set once for the whole stack (nested stacks included): each function and alias with
+    no config of its own retries at most once and sends its failures to the team's queue; and synth fails if any
+    function or alias is left with nowhere to send its failures."""
+
+    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        failures = sqs.Queue(self, "TeamFailures", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED)
+        cdk.Validations.of(failures).acknowledge(
+            cdk.Acknowledgment(id="AwsSolutions-SQS3", reason="This queue is where failed events end up; no DLQ.")
+        )
+        cdk.Validations.of(self).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                reason="The example functions only write logs, which AWSLambdaBasicExecutionRole allows.",
+            )
+        )
+        AsyncInvokeConfig.apply_defaults(self, retry_attempts=1, on_failure=destinations.SqsDestination(failures))
+        AsyncInvokeConfig.require_on_failure(self)
+
+        ingest = _function(self, "Ingest")  # gets the defaults
+        lambda_.Alias(self, "IngestLive", alias_name="live", version=ingest.current_version)  # gets its own
+        notify = _function(self, "Notify")
+        AsyncInvokeConfig(  # its own config wins over the defaults
+            self, "NotifyAsync", function=notify, retry_attempts=0, on_failure=destinations.SqsDestination(failures)
+        )
+
+
+def _function(scope: Construct, id: str) -> lambda_.Function:
+    return lambda_.Function(
+        scope,
+        id,
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"),
+    )
+
+
 if __name__ == "__main__":
     app = cdk.App()
     ExampleStack(app, "AsyncInvokeConfigExample", version=int(app.node.try_get_context("example:version") or 1))
+    TeamDefaultsStack(app, "AsyncInvokeConfigTeamDefaults")
     app.synth()

@@ -18,7 +18,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
-from constructs import IConstruct
+from constructs import Construct, IConstruct
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
 CONFIG = "Custom::LambdaAsyncInvokeConfig"
@@ -30,7 +30,7 @@ def make_stack(env: cdk.Environment | None = None, path_metadata: bool = False) 
     return cdk.Stack(app, "Stack", env=env)
 
 
-def function(stack: cdk.Stack, id_: str = "Fn", name: str | None = None, **props: Any) -> lambda_.Function:
+def function(stack: Construct, id_: str = "Fn", name: str | None = None, **props: Any) -> lambda_.Function:
     return lambda_.Function(
         stack,
         id_,

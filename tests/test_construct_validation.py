@@ -7,7 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from async_invoke_config import AsyncInvokeConfig
+from async_invoke_config import AsyncInvokeConfig, InvalidProperty
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
@@ -40,6 +40,30 @@ RULES: list[tuple[str, Case, Case, list[str]]] = [
         lambda s: {"retry_attempts": 0},
         lambda s: {"retry_attempts": -1},
         ["`retry_attempts`", "-1"],
+    ),
+    (
+        "retry_attempts type",
+        lambda s: {"retry_attempts": 1},
+        lambda s: {"retry_attempts": "1"},
+        ["`retry_attempts` must be an int", "'1'"],
+    ),
+    (
+        "retry_attempts not a bool",
+        lambda s: {"retry_attempts": 0},
+        lambda s: {"retry_attempts": True},
+        ["`retry_attempts` must be an int", "True"],
+    ),
+    (
+        "max_event_age type",
+        lambda s: {"max_event_age": cdk.Duration.minutes(5)},
+        lambda s: {"max_event_age": 300},
+        ["`max_event_age` must be a Duration", "300"],
+    ),
+    (
+        "max_event_age in whole seconds",
+        lambda s: {"max_event_age": cdk.Duration.millis(60000)},
+        lambda s: {"max_event_age": cdk.Duration.millis(60500)},
+        ["`max_event_age` must be a whole number of seconds", "60500"],
     ),
     (
         "max_event_age minimum",
@@ -149,7 +173,7 @@ def test_rule_accepts_and_rejects(accepted, rejected, names):
     Template.from_stack(good)
     bad = cdk.Stack(cdk.App(), "Bad", env=ENV)
 
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(InvalidProperty) as raised:  # a ValueError, importable from the package
         build(bad, **rejected(bad))
 
     for name in names:
@@ -230,3 +254,12 @@ def test_unresolved_tokens_skip_the_checks_they_cannot_make():
     )
 
     Template.from_stack(stack).resource_count_is("Custom::LambdaAsyncInvokeConfig", 1)
+
+
+def test_the_id_is_called_id_as_in_aws_cdk_lib_and_may_be_given_either_way():
+    stack = cdk.Stack(cdk.App(), "Stack", env=ENV)
+
+    by_keyword = AsyncInvokeConfig(scope=stack, id="ByKeyword", function="orders", retry_attempts=0)
+    by_position = AsyncInvokeConfig(stack, "ByPosition", function="billing", retry_attempts=0)
+
+    assert [by_keyword.node.id, by_position.node.id] == ["ByKeyword", "ByPosition"]

@@ -18,6 +18,7 @@ import app as example
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "AsyncInvokeConfigExample"
+TEAM = "AsyncInvokeConfigTeamDefaults"
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 
 
@@ -30,6 +31,8 @@ def test_python_app_synthesizes(tmp_path):
     subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=os.environ | {"CDK_OUTDIR": str(tmp_path)}, check=True)
 
     assert len(configs(tmp_path / f"{STACK}.template.json")) == 3
+    team = {key[:-8] for key in configs(tmp_path / f"{TEAM}.template.json")}
+    assert team == {"IngestAsyncInvokeConfig", "IngestLiveAsyncInvokeConfig", "NotifyAsync"}
 
 
 def test_cdk_cli_synthesizes_the_app(tmp_path):
@@ -60,7 +63,9 @@ def large_stack(app: cdk.App, count: int = 400) -> cdk.Stack:
 
 
 @pytest.mark.parametrize(
-    "build", [lambda app: example.ExampleStack(app, STACK), large_stack], ids=["example app", "400 configs"]
+    "build",
+    [lambda app: example.ExampleStack(app, STACK), lambda app: example.TeamDefaultsStack(app, TEAM), large_stack],
+    ids=["example app", "team defaults", "400 configs"],
 )
 def test_aws_solutions_pack_reports_no_errors(build):
     app = cdk.App()
@@ -76,6 +81,7 @@ def test_aws_solutions_pack_reports_no_errors(build):
 def test_cfn_lint_reports_no_errors(tmp_path):
     app = cdk.App(outdir=str(tmp_path))
     example.ExampleStack(app, STACK)
+    example.TeamDefaultsStack(app, TEAM)
     large_stack(app, 50)
     app.synth()
     templates = sorted(str(path) for path in tmp_path.glob("*.template.json"))
@@ -84,6 +90,6 @@ def test_cfn_lint_reports_no_errors(tmp_path):
 
     result = subprocess.run([str(cfn_lint), *templates], capture_output=True, text=True, check=False)
 
-    assert len(templates) == 2
+    assert len(templates) == 3
     assert result.returncode in (0, 4, 8, 12), result.stdout + result.stderr  # 2: errors; 1 or 32: did not run
     assert not [line for line in result.stdout.splitlines() if line.startswith("E")], result.stdout

@@ -151,3 +151,12 @@ def test_destroy_deletes_every_config_but_the_retained_one(steps):
     # stack's delete then deletes the function with it (the emulator keeps functions).
     assert remaining == {"LegacyBillingAsync", "LegacyReportsAsync", "ShippingAsync", "ShippingEventInvokeConfig"}
     assert set(step.owners.values()) == {"(no record)", "(native resource)"}
+
+
+def test_every_step_fits_a_120_column_terminal_and_step_5_says_what_the_deleted_alias_does(steps):
+    lines = [line for step in steps.values() for line in step.render().splitlines()]
+
+    assert max(len(line) for line in lines) <= 120
+    explained = " ".join(steps["fail_and_roll_back"].notes)
+    assert "The function doesn't exist." in explained and "the function being the alias" in explained
+    assert "The function doesn't exist." in " ".join(steps["fail_and_roll_back"].events)

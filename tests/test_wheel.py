@@ -1,33 +1,51 @@
-"""Packaging: the built wheel installs `async_invoke_config` with its handler and py.typed into a fresh virtual
-environment outside the repo, and a stack synthesized there carries the handler in its asset."""
+"""Packaging: the built wheel carries its version, license and metadata; installed into a fresh virtual environment
+outside the repo together with the oldest aws-cdk-lib it declares (the floor, installed exactly), it synthesizes a
+team's app that uses the construct and its defaults, and the stack's handler asset holds the handler."""
 
 from __future__ import annotations
 
+import email
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
+import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLER_FILES = {path.name for path in (ROOT / "handler").glob("*.py")}
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+VERSION = re.search(r'__version__ = "(.+)"', (ROOT / "constructs/async_invoke_config/_version.py").read_text())
 
 USER_APP = textwrap.dedent("""
-    import json, pathlib, sys
+    import json
+    from importlib.metadata import version
     import aws_cdk as cdk
     from aws_cdk import aws_lambda as lambda_
     import async_invoke_config
     from async_invoke_config import AsyncInvokeConfig
 
+    def function(scope, id):
+        return lambda_.Function(scope, id, runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
+                                code=lambda_.Code.from_inline("def handler(e, c):\\n    return None\\n"))
+
     app = cdk.App()
     stack = cdk.Stack(app, "TeamStack")
-    fn = lambda_.Function(stack, "Fn", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
-                          code=lambda_.Code.from_inline("def handler(e, c):\\n    return None\\n"))
-    AsyncInvokeConfig(stack, "FnAsync", function=fn, retry_attempts=0)
+    AsyncInvokeConfig.apply_defaults(stack, retry_attempts=1, on_failure="arn:aws:sqs:us-east-1:123456789012:dlq")
+    AsyncInvokeConfig.require_on_failure(stack)
+    AsyncInvokeConfig(stack, "FnAsync", function=function(stack, "Fn"), retry_attempts=0,
+                      on_failure="arn:aws:sqs:us-east-1:123456789012:fn-dlq")
+    function(stack, "Defaulted")
+    AsyncInvokeConfig(stack, "Legacy", function="legacy-billing", max_event_age=cdk.Duration.minutes(30))
     app.synth()
-    print(json.dumps({"module": async_invoke_config.__file__}))
+    print(json.dumps({"module": async_invoke_config.__file__, "version": async_invoke_config.__version__,
+                      "aws_cdk_lib": version("aws-cdk-lib")}))
 """)
 
 
@@ -35,10 +53,19 @@ def run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=True, **kwargs)  # type: ignore[call-overload]
 
 
-def test_wheel_installs_and_synthesizes_outside_the_repo(tmp_path):
+def floor(requirement: str) -> str:
+    """The version after `>=` in a requirement such as `aws-cdk-lib>=2.269.0,<3`."""
+    match = re.search(r">=\s*([0-9][0-9.]*)", requirement)
+    assert match, requirement
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp("wheel")
     source = tmp_path / "source"
-    for name in ("pyproject.toml", "README.md"):
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
     for folder in ("constructs", "handler"):
         shutil.copytree(
@@ -46,9 +73,36 @@ def test_wheel_installs_and_synthesizes_outside_the_repo(tmp_path):
         )
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(source))
     (wheel,) = (tmp_path / "dist").glob("*.whl")
+    return wheel
+
+
+def test_wheel_carries_its_version_license_and_the_floor_it_declares(wheel):
+    assert VERSION is not None
+    assert wheel.name == f"cdk_async_invoke_config-{VERSION.group(1)}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        info = next(name for name in names if name.endswith(".dist-info/METADATA"))
+        metadata = email.message_from_string(archive.read(info).decode())
+        license_text = next(archive.read(name) for name in names if name.endswith(".dist-info/licenses/LICENSE"))
+    assert metadata["Version"] == VERSION.group(1)
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert b"Apache License" in license_text and b"Version 2.0" in license_text
+    assert "Typing :: Typed" in (metadata.get_all("Classifier") or [])
+    requires = metadata.get_all("Requires-Dist") or []
+    declared = next(r for r in PYPROJECT["project"]["dependencies"] if r.startswith("aws-cdk-lib"))
+    assert [floor(r) for r in requires if r.startswith("aws-cdk-lib")] == [floor(declared)]
+    assert "async_invoke_config/py.typed" in names
+    handler = {name.rsplit("/", 1)[-1] for name in names if name.startswith("async_invoke_config/handler/")}
+    assert handler >= HANDLER_FILES
+
+
+def test_wheel_with_the_oldest_aws_cdk_lib_it_allows_synthesizes_a_team_app_outside_the_repo(wheel, tmp_path):
+    declared = next(r for r in PYPROJECT["project"]["dependencies"] if r.startswith("aws-cdk-lib"))
+    oldest = floor(declared)
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", str(venv))
-    run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel))
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    run(*pip, f"aws-cdk-lib=={oldest}", str(wheel))
     workdir = tmp_path / "team-repo"
     workdir.mkdir()
     (workdir / "app.py").write_text(USER_APP)
@@ -61,10 +115,20 @@ def test_wheel_installs_and_synthesizes_outside_the_repo(tmp_path):
         env={**os.environ, "CDK_OUTDIR": str(outdir), "PYTHONPATH": ""},
     )
 
-    module = Path(json.loads(result.stdout.strip().splitlines()[-1])["module"])
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["aws_cdk_lib"] == oldest
+    assert VERSION is not None and printed["version"] == VERSION.group(1)
+    module = Path(printed["module"])
     assert module.is_relative_to(venv)
     assert (module.parent / "py.typed").exists()
     template = json.loads((outdir / "TeamStack.template.json").read_text())
+    configs = {
+        key[:-8]: value["Properties"]
+        for key, value in template["Resources"].items()
+        if value["Type"] == "Custom::LambdaAsyncInvokeConfig"
+    }
+    assert set(configs) == {"FnAsync", "DefaultedAsyncInvokeConfig", "Legacy"}
+    assert configs["DefaultedAsyncInvokeConfig"]["MaximumRetryAttempts"] == 1
     (handler,) = [
         r
         for r in template["Resources"].values()

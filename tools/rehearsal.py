@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,19 +58,26 @@ class Step:
     live_after: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
     deployment: Deployment | None = None
+    notes: list[str] = field(default_factory=list)
 
     def render(self) -> str:
-        lines = [f"== {self.title}: {self.status}"]
-        lines += [f"   {event}" for event in self.events] or ["   (no events: nothing in the template changed)"]
-        widths = [max(len(getattr(row, name)) for row in [HEADER, *self.rows]) for name in COLUMNS]
-        for row in [HEADER, *self.rows]:
-            cells = (getattr(row, name).ljust(width) for name, width in zip(COLUMNS, widths, strict=True))
-            lines.append("   " + "  ".join(cells).rstrip())
+        """The step in lines of at most WIDTH columns: its events, what they mean, and each config in a block."""
+        lines = wrap(f"== {self.title}: {self.status}", "", "   ")
+        for event in self.events or ["(no events: nothing in the template changed)"]:
+            lines += wrap(event, "   ", " " * 10)
+        for note in self.notes:
+            lines += wrap(note, "   > ", "     ")
+        for row in self.rows:
+            lines += wrap(f"{row.logical_id} on {row.target}; record's owner: {row.owner}", "   ", "      ")
+            for label, value in (("declared", row.declared), ("live before", row.before), ("live after", row.after)):
+                lines += wrap(f"{label:<11}  {value}", "      ", " " * 19)
         return "\n".join(lines)
 
 
-COLUMNS = ("logical_id", "target", "declared", "before", "after", "owner")
-HEADER = Row("config", "function:qualifier", "declared", "live before", "live after", "record's owner")
+def wrap(text: str, indent: str, subsequent: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=subsequent, break_on_hyphens=False) or [
+        indent.rstrip()
+    ]
 
 
 def short(arn: str | None) -> str:
@@ -197,9 +205,10 @@ class Rehearsal:
         )
         for sent in deployment.sent if deployment else []:
             data = sent.answer.get("Data") or {}
-            detail = ", ".join(f"{k}={v}" for k, v in data.items() if v and k != "FunctionArn")
-            line = f"{sent.request:<6} {sent.logical_id:<36} {sent.status:<7} {detail or sent.answer.get('Reason', '')}"
-            step.events.append(line if len(line) <= WIDTH - 3 else line[: WIDTH - 6] + "...")
+            detail = ", ".join(f"{k}={str(v).replace(',', ', ')}" for k, v in data.items() if v and k != "FunctionArn")
+            step.events.append(
+                f"{sent.request:<6} {sent.logical_id:<36} {sent.status:<7} {detail or sent.answer.get('Reason', '')}"
+            )
         for denied in deployment.denied if deployment else []:
             step.events.append(f"DENIED {denied[0]} on {denied[1]}")
         for key, physical in self.seen.items():
@@ -261,7 +270,14 @@ class Rehearsal:
         lam = self.client("lambda")
         lam.update_function_event_invoke_config(FunctionName=LEGACY, Qualifier="blue", MaximumRetryAttempts=0)
         lam.delete_alias(FunctionName=LEGACY, Name="blue")
-        step = self._deploy("5. console edit, then the alias deleted out of band; the correction fails, rollback", 2)
+        step = self._deploy("5. console edit, then the alias deleted out of band: the correction fails, rollback", 2)
+        step.notes.append(
+            f"{LEGACY}:blue, the alias, is gone. The drift check still reads a config for it (the emulator keeps the "
+            "config of a deleted alias: the live columns), finds it drifted, and its correction, a Put to "
+            f'{LEGACY}:blue, is refused: "The function doesn\'t exist.", the function being the alias. The check '
+            "fails the deploy naming that config, and CloudFormation rolls the stack back; the rollback's check "
+            "changes nothing (Checked=0). The alias is created again before the next step."
+        )
         lam.create_alias(
             FunctionName=LEGACY, Name="blue", FunctionVersion=lam.publish_version(FunctionName=LEGACY)["Version"]
         )
@@ -342,7 +358,7 @@ def main() -> int:
     running = emulator.start()
     try:
         with tempfile.TemporaryDirectory() as workdir, Rehearsal(running.endpoint, Path(workdir)) as rehearsal:
-            print(f"LocalStack at {running.endpoint}; stack {rehearsal.stack_id}\n")
+            print(f"LocalStack at {running.endpoint}\nstack {rehearsal.stack_id}\n")
             steps = []
             for run_step in rehearsal.steps():
                 steps.append(run_step())

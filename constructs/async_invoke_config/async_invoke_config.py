@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct, IConstruct, IValidation
 
+from .defaults import DEFAULT_ID, Declaration, Target, apply, require
 from .handler.contract import (
     DATA_FUNCTION_ARN,
     DESTINATION,
@@ -50,7 +51,7 @@ SEND_ACTIONS = {
     "events": ["events:PutEvents"],
     "s3": ["s3:PutObject", "s3:ListBucket"],
 }
-_declared: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], str]] = weakref.WeakKeyDictionary()
+_declared: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], Declaration]] = weakref.WeakKeyDictionary()
 _watched: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
@@ -89,7 +90,7 @@ class AsyncInvokeConfig(Construct):
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         function: lambda_.IFunction | str,
         qualifier: str | None = None,
@@ -99,10 +100,10 @@ class AsyncInvokeConfig(Construct):
         on_failure: Destination | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         _check_settings(retry_attempts, max_event_age, on_success, on_failure, removal_policy)
         target = _target(self, function, qualifier)
-        _register(self, target)
+        _register(self, target, on_failure is not None)
 
         provider = Provider.of(self)
         bound = {
@@ -116,7 +117,7 @@ class AsyncInvokeConfig(Construct):
         if retry_attempts is not None:
             properties[MAXIMUM_RETRY_ATTEMPTS] = retry_attempts
         if max_event_age is not None:
-            properties[MAXIMUM_EVENT_AGE_IN_SECONDS] = max_event_age.to_seconds()
+            properties[MAXIMUM_EVENT_AGE_IN_SECONDS] = _seconds(max_event_age)
         if bound:
             properties[DESTINATION_CONFIG] = {half: {DESTINATION: arn} for half, arn in bound.items()}
         if removal_policy == RemovalPolicy.RETAIN:
@@ -138,6 +139,46 @@ class AsyncInvokeConfig(Construct):
             self.resource, properties, target.policy, target.function if plain else None, target.qualifier
         )
         self._depend_on_target(target)
+
+    @staticmethod
+    def apply_defaults(
+        scope: Construct,
+        *,
+        retry_attempts: int | None = None,
+        max_event_age: Duration | None = None,
+        on_success: Destination | None = None,
+        on_failure: Destination | None = None,
+    ) -> None:
+        """Give every Lambda function and alias in `scope` (an app, a stage, a stack or any construct) that has no
+        config of its own a config with these settings, when the app synthesizes (a CDK Aspect). The new config is
+        the child ``AsyncInvokeConfig`` of the function or alias, in its stack (a nested stack's own).
+
+        A config declared for a function or alias (this construct, by object or by name, or aws-cdk-lib's async
+        props) wins. A function's default covers its ``$LATEST``; each alias gets a default of its own. Left
+        alone: this library's handler, and the functions aws-cdk-lib and construct libraries make for their own
+        workings (custom-resource providers such as ``AwsCustomResource``'s, log retention, bucket notifications).
+        Defaults applied to an inner scope win over those of an outer one. The settings are checked as the
+        construct's own, now.
+        """
+        _check_settings(retry_attempts, max_event_age, on_success, on_failure, RemovalPolicy.DESTROY)
+        settings: dict[str, Any] = {
+            "retry_attempts": retry_attempts,
+            "max_event_age": max_event_age,
+            "on_success": on_success,
+            "on_failure": on_failure,
+        }
+
+        def create(target: Target) -> None:
+            AsyncInvokeConfig(target, DEFAULT_ID, function=target, **settings)
+
+        apply(scope, _declaration, create)
+
+    @staticmethod
+    def require_on_failure(scope: Construct) -> None:
+        """Fail the synth, listing them, if any Lambda function or alias in `scope` has no on-failure destination:
+        no config of its own with ``on_failure`` (this construct, or aws-cdk-lib's async props) and no such default
+        from ``apply_defaults``. The same functions are left out as by ``apply_defaults``."""
+        require(scope, _declaration)
 
     @staticmethod
     def configure_drift_check(scope: Construct, *, on_deploy: bool = True, schedule: Duration | None = None) -> None:
@@ -232,10 +273,14 @@ def _check_settings(
     on_failure: Destination | None,
     removal_policy: RemovalPolicy,
 ) -> None:
+    if retry_attempts is not None and not _is_int(retry_attempts):
+        raise InvalidProperty(f"`retry_attempts` must be an int; got {retry_attempts!r}.")
     if retry_attempts is not None and not Token.is_unresolved(retry_attempts):
         check_range(retry_attempts, RETRY_ATTEMPTS_RANGE, "retry_attempts")
-    if max_event_age is not None and not Token.is_unresolved(max_event_age.to_seconds()):
-        seconds = max_event_age.to_seconds()
+    if max_event_age is not None and not isinstance(max_event_age, Duration):
+        raise InvalidProperty(f"`max_event_age` must be a Duration (`Duration.minutes(5)`); got {max_event_age!r}.")
+    if max_event_age is not None and not Token.is_unresolved(_seconds(max_event_age)):
+        seconds = _seconds(max_event_age)
         if not EVENT_AGE_RANGE[0] <= seconds <= EVENT_AGE_RANGE[1]:
             raise InvalidProperty(
                 "`max_event_age` must be between 60 seconds and 6 hours; "
@@ -247,6 +292,24 @@ def _check_settings(
         )
     if removal_policy not in (RemovalPolicy.DESTROY, RemovalPolicy.RETAIN):
         raise InvalidProperty(f"`removal_policy` must be RemovalPolicy.DESTROY or RETAIN; got {removal_policy}.")
+
+
+def _is_int(value: object) -> bool:
+    """An int (not a bool), or a number token (a parameter's ``value_as_number``, a float in Python)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and Token.is_unresolved(value))
+
+
+def _seconds(duration: Duration) -> float:
+    """The duration in whole seconds, as the API takes it."""
+    try:
+        return duration.to_seconds()
+    except RuntimeError as error:  # jsii's, for a duration that is no whole number of seconds
+        raise InvalidProperty(
+            "`max_event_age` must be a whole number of seconds; "
+            f"got {duration.to_human_string()} ({duration.to_milliseconds():.0f} ms)."
+        ) from error
 
 
 def _target(scope: Construct, function: lambda_.IFunction | str, qualifier: str | None) -> _Target:
@@ -329,30 +392,36 @@ def _check_destination_arn(arn: str, half: str, prop: str, target: _Target) -> s
     return arn
 
 
-def _register(scope: Construct, target: _Target) -> None:
-    """One config per function and qualifier in an app: two would overwrite each other on every deploy (see `_key`).
-    A native config (`aws_lambda.EventInvokeConfig`, or a Function's own async settings) for the same function and
-    qualifier is an error too, found once the app is complete (a validation of the app)."""
-    key, shown = _key(scope, target)
+def _register(scope: Construct, target: _Target, on_failure: bool) -> None:
+    """One config per function and qualifier in an app: two would overwrite each other on every deploy. A native config
+    (`aws_lambda.EventInvokeConfig`, or a Function's own async settings) for the same function and qualifier is an
+    error too, found once the app is complete (a validation of the app)."""
+    key, shown, qualifier = _config_key(scope, target)
     root = scope.node.root
     declared = _declared.setdefault(root, {})
     if key in declared:
         raise InvalidProperty(
-            f"`function` {shown} (qualifier {key[-1]}) already has an AsyncInvokeConfig at {declared[key]}; "
+            f"`function` {shown} (qualifier {qualifier}) already has an AsyncInvokeConfig at {declared[key].path}; "
             "declare one config per function and qualifier."
         )
-    declared[key] = scope.node.path
+    declared[key] = Declaration(scope.node.path, on_failure)
     if root not in _watched:
         _watched.add(root)
         root.node.add_validation(_NativeConfigs(root))
 
 
-def _key(scope: Construct, target: _Target) -> tuple[tuple[str, ...], str]:
-    """What a config's function resolves to, and how to name it in an error. Compared by that, not by the
-    construct path: a name (given as a string, or an in-app function's own name) by its account, region and name; an
-    in-app function with no name of its own by its construct, wherever it is configured from. A name whose account or
-    region is not known (an environment-agnostic stack) is compared within its stack only, since two such stacks may
-    deploy apart."""
+def _declaration(target: Target) -> Declaration | None:
+    """The config declared so far for an in-app function's ``$LATEST`` or for an alias, however it was named."""
+    key, _, _ = _config_key(target, _target(target, target, None))
+    return _declared.get(target.node.root, {}).get(key)
+
+
+def _config_key(scope: Construct, target: _Target) -> tuple[tuple[str, ...], str, str]:
+    """What a config is for, as (key, what to show, qualifier). Compared by what the function resolves to, not by
+    the construct path: a name (given as a string, or an in-app function's own name) by its account, region and
+    name; an in-app function with no name of its own by its construct, wherever it is configured from. A name whose
+    account or region is not known (an environment-agnostic stack) is compared within its stack only, since two such
+    stacks may deploy apart."""
     stack = Stack.of(scope)
     qualifier = target.qualifier or LATEST
     underlying = getattr(target.function, "lambda_", target.function)
@@ -373,8 +442,7 @@ def _key(scope: Construct, target: _Target) -> tuple[tuple[str, ...], str]:
     else:
         identity = ("stack", stack.node.path, json.dumps(stack.resolve(target.function_name), sort_keys=True))
         shown = target.function_name
-    resolved = home.resolve(qualifier)
-    return (*identity, resolved if isinstance(resolved, str) else json.dumps(resolved)), shown
+    return (*identity, json.dumps(home.resolve(qualifier))), shown, qualifier
 
 
 @jsii.implements(IValidation)
@@ -401,11 +469,11 @@ class _NativeConfigs:
             if name is None and function is None:
                 continue  # a reference this app cannot follow
             target = _Target(name or node.function_name, node.qualifier, function, None)
-            key, shown = _key(node, target)
+            key, shown, qualifier = _config_key(node, target)
             if key in declared:
                 errors.append(
-                    f"`function` {shown} (qualifier {key[-1]}) has two async-invoke configs: the AsyncInvokeConfig at "
-                    f"{declared[key]} and the native EventInvokeConfig at {node.node.path} (from "
+                    f"`function` {shown} (qualifier {qualifier}) has two async-invoke configs: the AsyncInvokeConfig "
+                    f"at {declared[key].path} and the native EventInvokeConfig at {node.node.path} (from "
                     "aws_lambda.EventInvokeConfig, or a Function's on_success/on_failure/retry_attempts/max_event_age)."
                     " Keep one; to move to AsyncInvokeConfig with no gap, see the README's migration section."
                 )

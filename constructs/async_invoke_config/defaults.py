@@ -1,0 +1,211 @@
+"""Defaults for a whole scope, and the strict check: which Lambda functions and aliases of a scope are the user's,
+and whether each already has a config of its own."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jsii
+from aws_cdk import AspectPriority, Aspects, IAspect, Stack, Stage
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct, IConstruct, IValidation
+
+from .handler.contract import LATEST
+from .provider import Provider
+
+Target = lambda_.Function | lambda_.Alias
+DEFAULT_ID = "AsyncInvokeConfig"
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a config declared for one function and qualifier: where, and whether it sends failures somewhere."""
+
+    path: str
+    on_failure: bool
+
+
+Lookup = Callable[[Target], Declaration | None]
+
+
+def user_targets(stack: Stack, within: Construct) -> Iterator[Target]:
+    """The Lambda functions (``aws_lambda.Function`` and its subclasses) and aliases of `stack` (not of its nested
+    stacks, which are stacks of their own) under `within`, less the functions that are not the user's: this
+    library's handler, the function behind each ``SingletonFunction`` (how aws-cdk-lib's ``AwsCustomResource``,
+    ``BucketDeployment`` and other construct libraries make their handlers), and a function that an aws-cdk-lib
+    construct made as its own part (the framework functions of ``custom_resources.Provider``, say). Log retention,
+    bucket notifications and the core ``CustomResourceProvider`` make their functions as plain ``CfnResource``s,
+    never an ``aws_lambda.Function``, so they are not candidates in the first place."""
+    behind_singletons = {
+        node.permissions_node.path for node in stack.node.find_all() if isinstance(node, lambda_.SingletonFunction)
+    }
+    for node in stack.node.find_all():
+        if not isinstance(node, lambda_.Function | lambda_.Alias) or Stack.of(node) is not stack:
+            continue
+        function = node.version.lambda_ if isinstance(node, lambda_.Alias) else node
+        if not _is_within(node, within) or not isinstance(function, lambda_.Function):
+            continue
+        if function.node.path in behind_singletons or _made_by_a_library(function):
+            continue
+        yield node
+
+
+def qualifier_of(target: Target) -> str:
+    return target.alias_name if isinstance(target, lambda_.Alias) else LATEST
+
+
+def has_native_config(target: Target) -> bool:
+    """Whether `target` has an ``AWS::Lambda::EventInvokeConfig`` (aws-cdk-lib's own): its async props, or an
+    ``EventInvokeConfig`` naming it. Two configs for one function and qualifier would overwrite each other."""
+    if any(isinstance(node, lambda_.CfnEventInvokeConfig) for node in target.node.find_all()):
+        return True
+    function = target.version.lambda_ if isinstance(target, lambda_.Alias) else target
+    stack = Stack.of(target)
+    reference = stack.resolve(function.function_name)
+    for node in stack.node.find_all():
+        if isinstance(node, lambda_.CfnEventInvokeConfig) and stack.resolve(node.function_name) == reference:
+            qualifier = stack.resolve(node.qualifier)
+            if qualifier == qualifier_of(target):
+                return True
+    return False
+
+
+def native_on_failure(target: Target) -> bool:
+    stack = Stack.of(target)
+    for node in target.node.find_all():
+        if isinstance(node, lambda_.CfnEventInvokeConfig):
+            destinations = stack.resolve(node.destination_config) or {}
+            if (destinations.get("onFailure") or destinations.get("OnFailure") or {}) != {}:
+                return True
+    return False
+
+
+@jsii.implements(IAspect)
+class Defaults:
+    """Adds a config with the scope's defaults to each of the user's functions and aliases that has none. It acts
+    when it visits a stack, before the stack's children: the configs (and the stack's handler, if this makes the
+    first) are then in the tree before the handler's own finishing aspect visits it."""
+
+    def __init__(self, scope: Construct, lookup: Lookup, create: Callable[[Target], Any]) -> None:
+        self.scope = scope
+        self.lookup = lookup
+        self.create = create
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, Stack):
+            return
+        for target in user_targets(node, self.scope):
+            if _nearest_defaults(target) is not self:
+                continue
+            if self.lookup(target) is None and not has_native_config(target):
+                self.create(target)
+
+
+@jsii.implements(IAspect)
+class _StageCheck:
+    """A stage synthesizes on its own, and aspects of the app around it do not reach into it: a stage created after
+    the defaults were applied to its app would be left out without a word. This says so."""
+
+    def __init__(self, scope: Construct) -> None:
+        self.scope = scope
+
+    def visit(self, node: IConstruct) -> None:
+        if node is not self.scope:
+            return
+        for stage in node.node.find_all():
+            if isinstance(stage, Stage) and stage is not node and not _covered(stage):
+                raise ValueError(
+                    f"`apply_defaults` was applied to {_shown(self.scope)} before the stage {stage.node.path} was "
+                    "created, and aspects of an app do not reach into a stage created later: apply it after "
+                    "creating the stages, or to the stage itself."
+                )
+
+
+def apply(scope: Construct, lookup: Lookup, create: Callable[[Target], Any]) -> None:
+    """Registers the defaults of `scope`: on the stack that holds it (or on `scope`, an app or a stage, and each
+    stage inside it)."""
+    aspect = Defaults(scope, lookup, create)
+    _applied.setdefault(scope.node.root, []).append(aspect)
+    holder: Construct = Stack.of(scope) if _in_a_stack(scope) else scope
+    Aspects.of(holder).add(aspect, priority=AspectPriority.MUTATING)
+    if holder is scope:
+        for stage in scope.node.find_all():
+            if isinstance(stage, Stage) and stage is not scope:
+                Aspects.of(stage).add(aspect, priority=AspectPriority.MUTATING)
+                _covered_stages.setdefault(scope.node.root, set()).add(stage.node.path)
+        Aspects.of(scope).add(_StageCheck(scope), priority=AspectPriority.READONLY)
+
+
+@jsii.implements(IValidation)
+class _MissingOnFailure:
+    """The strict form: synth fails unless every function and alias of the scope sends its failures somewhere."""
+
+    def __init__(self, scope: Construct, lookup: Lookup) -> None:
+        self.scope = scope
+        self.lookup = lookup
+
+    def validate(self) -> list[str]:
+        stacks = [Stack.of(self.scope)] if _in_a_stack(self.scope) else []
+        stacks += [node for node in self.scope.node.find_all() if isinstance(node, Stack) and node not in stacks]
+        missing = [
+            f"{target.node.path} ({qualifier_of(target)})"
+            for stack in stacks
+            for target in user_targets(stack, self.scope)
+            if not self._fails_somewhere(target)
+        ]
+        if not missing:
+            return []
+        return [
+            f"{len(missing)} Lambda function(s) or alias(es) have no on-failure destination (declare one with "
+            f"AsyncInvokeConfig or `apply_defaults(..., on_failure=...)`): {', '.join(missing)}."
+        ]
+
+    def _fails_somewhere(self, target: Target) -> bool:
+        declared = self.lookup(target)
+        return (declared is not None and declared.on_failure) or native_on_failure(target)
+
+
+def require(scope: Construct, lookup: Lookup) -> None:
+    scope.node.add_validation(_MissingOnFailure(scope, lookup))
+
+
+_applied: weakref.WeakKeyDictionary[IConstruct, list[Defaults]] = weakref.WeakKeyDictionary()
+_covered_stages: weakref.WeakKeyDictionary[IConstruct, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _covered(stage: Stage) -> bool:
+    return stage.node.path in _covered_stages.get(stage.node.root, set()) or any(
+        aspect.scope is stage for aspect in _applied.get(stage.node.root, [])
+    )
+
+
+def _nearest_defaults(target: Target) -> Defaults | None:
+    """The defaults of the innermost scope that holds `target`: a stack's defaults win over its app's."""
+    holding = [aspect for aspect in _applied.get(target.node.root, []) if _is_within(target, aspect.scope)]
+    return max(holding, key=lambda aspect: len(aspect.scope.node.scopes), default=None)
+
+
+def _is_within(node: IConstruct, scope: IConstruct) -> bool:
+    return any(ancestor is scope for ancestor in node.node.scopes)
+
+
+def _in_a_stack(scope: IConstruct) -> bool:
+    return any(isinstance(ancestor, Stack) for ancestor in scope.node.scopes)
+
+
+def _made_by_a_library(function: lambda_.Function) -> bool:
+    """A function that an aws-cdk-lib construct made as a part of itself (its parent is such a construct, not a
+    stack, a stage or the user's own construct), or this library's handler."""
+    if any(isinstance(ancestor, Provider) for ancestor in function.node.scopes):
+        return True
+    parent = function.node.scope
+    if parent is None or isinstance(parent, Stack | Stage):
+        return False
+    return type(parent).__module__.split(".")[0] == "aws_cdk"
+
+
+def _shown(scope: IConstruct) -> str:
+    return scope.node.path or "the app"

@@ -1,0 +1,252 @@
+"""Defaults for a whole scope (`apply_defaults`) and the strict form (`require_on_failure`): which functions and
+aliases get a config, which are left alone, where the config lands, and that a defaulted config is finished like an
+explicit one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import cdk_nag
+import pytest
+from async_invoke_config import AsyncInvokeConfig
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+from test_construct import function
+
+CONFIG = "Custom::LambdaAsyncInvokeConfig"
+QUEUE = "arn:aws:sqs:us-east-1:123456789012:team-dlq"
+ENV = cdk.Environment(account="123456789012", region="us-east-1")
+
+
+def configs(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each config's logical id (without CDK's hash) and properties."""
+    return {key[:-8]: value["Properties"] for key, value in template["Resources"].items() if value["Type"] == CONFIG}
+
+
+def templates(app: cdk.App) -> dict[str, dict[str, Any]]:
+    """Every template of the synthesized app, in stages and nested too, by file name."""
+    outdir = Path(app.synth().directory)
+    return {path.name: json.loads(path.read_text()) for path in outdir.glob("**/*.template.json")}
+
+
+def template_of(app: cdk.App, prefix: str, nested: bool = False) -> dict[str, Any]:
+    (found,) = [
+        template
+        for name, template in templates(app).items()
+        if name.startswith(prefix) and name.endswith(".nested.template.json") == nested
+    ]
+    return found
+
+
+def test_every_function_and_alias_without_a_config_gets_the_defaults():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.apply_defaults(stack, retry_attempts=1, max_event_age=cdk.Duration.hours(1), on_failure=QUEUE)
+    orders = function(stack, "Orders")
+    lambda_.Alias(stack, "Live", alias_name="live", version=orders.current_version)
+
+    found = configs(template_of(app, "Team"))
+
+    assert set(found) == {"OrdersAsyncInvokeConfig", "LiveAsyncInvokeConfig"}
+    for properties in found.values():
+        assert properties["MaximumRetryAttempts"] == 1
+        assert properties["MaximumEventAgeInSeconds"] == 3600
+        assert properties["DestinationConfig"] == {"OnFailure": {"Destination": QUEUE}}
+    assert "Qualifier" not in found["OrdersAsyncInvokeConfig"]
+    assert found["LiveAsyncInvokeConfig"]["Qualifier"] == "live"
+
+
+def test_an_explicit_config_wins_by_object_by_name_or_by_aws_cdk_lib_props():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.apply_defaults(stack, on_failure=QUEUE)
+    by_object = function(stack, "ByObject")
+    AsyncInvokeConfig(stack, "Own", function=by_object, retry_attempts=0)
+    function(stack, "ByName", name="by-name")
+    AsyncInvokeConfig(stack, "OwnByName", function="by-name", retry_attempts=2)
+    lambda_.Function(
+        stack,
+        "Native",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
+        retry_attempts=0,
+    )
+    live = lambda_.Alias(stack, "Live", alias_name="live", version=by_object.current_version)
+    AsyncInvokeConfig(stack, "LiveOwn", function=live, retry_attempts=0)
+
+    found = configs(template_of(app, "Team"))
+
+    assert set(found) == {"Own", "OwnByName", "LiveOwn"}
+    assert all("DestinationConfig" not in properties for properties in found.values())
+
+
+def test_a_default_on_a_function_does_not_cover_its_aliases_nor_the_reverse():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.apply_defaults(stack, retry_attempts=0)
+    orders = function(stack, "Orders")
+    AsyncInvokeConfig(stack, "OrdersOwn", function=orders, retry_attempts=2)
+    lambda_.Alias(stack, "Live", alias_name="live", version=orders.current_version)
+
+    found = configs(template_of(app, "Team"))
+
+    assert found["OrdersOwn"]["MaximumRetryAttempts"] == 2
+    assert found["LiveAsyncInvokeConfig"] == found["LiveAsyncInvokeConfig"] | {
+        "Qualifier": "live",
+        "MaximumRetryAttempts": 0,
+    }
+
+
+def test_functions_aws_cdk_lib_makes_for_itself_and_the_handler_are_left_alone():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.apply_defaults(app, on_failure=QUEUE)
+    user = lambda_.Function(
+        stack,
+        "User",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
+        log_retention=logs.RetentionDays.ONE_WEEK,
+    )
+    cr.AwsCustomResource(
+        stack,
+        "Lookup",
+        on_create=cr.AwsSdkCall(service="S3", action="listBuckets", physical_resource_id=cr.PhysicalResourceId.of("x")),
+        policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE),
+    )
+    cr.Provider(stack, "Provider", on_event_handler=user)
+    s3.Bucket(stack, "Uploads").add_event_notification(s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(user))
+
+    template = template_of(app, "Team")
+
+    functions = [key for key, value in template["Resources"].items() if value["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == 6  # the user's, the handler, AwsCustomResource's, Provider's, log retention, S3's
+    assert set(configs(template)) == {"UserAsyncInvokeConfig"}
+
+
+def test_a_function_in_a_nested_stack_gets_its_config_in_that_stack():
+    app = cdk.App()
+    parent = cdk.Stack(app, "Parent", env=ENV)
+    failures = destinations.SqsDestination(sqs.Queue(parent, "Dlq"))
+    AsyncInvokeConfig.apply_defaults(parent, retry_attempts=0, on_failure=failures)
+    nested = cdk.NestedStack(parent, "Workers")
+    function(nested, "Worker")
+
+    assert configs(template_of(app, "Parent")) == {}
+    (properties,) = configs(template_of(app, "ParentWorkers", nested=True)).values()
+    assert properties["MaximumRetryAttempts"] == 0
+    assert "Ref" in properties["DestinationConfig"]["OnFailure"]["Destination"]  # the parent's queue, passed in
+
+
+def test_defaults_of_an_app_reach_its_stages_and_an_inner_scope_wins():
+    app = cdk.App()
+    stage = cdk.Stage(app, "Prod", env=ENV)
+    stack = cdk.Stack(stage, "Team")
+    AsyncInvokeConfig.apply_defaults(app, retry_attempts=2)
+    team = Construct(stack, "Payments")
+    AsyncInvokeConfig.apply_defaults(team, retry_attempts=0)
+    function(stack, "Orders")
+    function(team, "Charge")
+
+    found = configs(template_of(app, "ProdTeam"))
+
+    assert {key: value["MaximumRetryAttempts"] for key, value in found.items()} == {
+        "OrdersAsyncInvokeConfig": 2,
+        "PaymentsChargeAsyncInvokeConfig": 0,
+    }
+
+
+def test_a_stage_created_after_the_defaults_of_its_app_is_an_error_not_a_silent_gap():
+    app = cdk.App()
+    AsyncInvokeConfig.apply_defaults(app, retry_attempts=0)
+    function(cdk.Stack(cdk.Stage(app, "Late"), "Team"), "Orders")
+
+    with pytest.raises(Exception, match="stage Late was created"):
+        app.synth()
+
+
+@pytest.mark.parametrize("stabilization", [False, True], ids=["aspects v1", "aspect stabilization"])
+def test_a_defaulted_config_is_finished_like_an_explicit_one(stabilization):
+    """The handler's finishing aspect sees the defaulted configs: their policy's wildcards are acknowledged (cdk-nag
+    reports nothing), also when the defaults create the stack's first config and so its handler."""
+    app = cdk.App(context={"@aws-cdk/core:aspectStabilization": stabilization})
+    stack = cdk.Stack(app, "Team", env=ENV)
+    team = Construct(stack, "Team")
+    AsyncInvokeConfig.apply_defaults(team, retry_attempts=0)
+    orders = function(team, "Orders")
+    lambda_.Alias(team, "Live", alias_name="live", version=orders.current_version)
+    explicit = cdk.Stack(app, "Explicit", env=ENV)
+    explicit_orders = function(explicit, "Orders")
+    AsyncInvokeConfig(explicit, "OrdersAsync", function=explicit_orders, retry_attempts=0)
+    app.synth()
+
+    for checked in (stack, explicit):
+        report = cdk_nag.AwsSolutionsChecks(app).validate_scope(checked)
+        findings = [violation.rule_name for violation in report.violations]
+        assert not [name for name in findings if "IAM5" in name], (checked.stack_name, findings)
+    assert len(configs(app.synth().get_stack_by_name("Team").template)) == 2
+
+
+def test_require_on_failure_lists_every_function_and_alias_without_one():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.require_on_failure(app)
+    dlq = destinations.SqsDestination(sqs.Queue(stack, "Dlq"))
+    covered = function(stack, "Covered")
+    AsyncInvokeConfig(stack, "CoveredAsync", function=covered, on_failure=QUEUE)
+    bare = function(stack, "Bare")
+    lambda_.Alias(stack, "BareLive", alias_name="live", version=bare.current_version)
+    retries_only = function(cdk.NestedStack(stack, "Workers"), "RetriesOnly")
+    AsyncInvokeConfig(retries_only, "Async", function=retries_only, retry_attempts=0)
+    for name, settings in (("NativeCovered", {"on_failure": dlq}), ("NativeRetries", {"retry_attempts": 0})):
+        lambda_.Function(
+            stack,
+            name,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
+            **settings,
+        )
+
+    with pytest.raises(Exception, match="no on-failure destination") as raised:
+        app.synth()
+
+    message = str(raised.value)
+    assert "4 Lambda function(s) or alias(es)" in message
+    assert "Team/Bare ($LATEST)" in message and "Team/BareLive (live)" in message
+    assert "Team/Workers/RetriesOnly ($LATEST)" in message
+    assert "Team/NativeRetries ($LATEST)" in message
+    assert "Covered" not in message
+
+
+def test_require_on_failure_passes_when_the_defaults_send_failures_somewhere():
+    app = cdk.App()
+    stage = cdk.Stage(app, "Prod", env=ENV)
+    stack = cdk.Stack(stage, "Team")
+    AsyncInvokeConfig.apply_defaults(stage, on_failure=QUEUE)
+    AsyncInvokeConfig.require_on_failure(stage)
+    orders = function(stack, "Orders")
+    lambda_.Alias(stack, "Live", alias_name="live", version=orders.current_version)
+    function(cdk.NestedStack(stack, "Workers"), "Worker")
+
+    assert len(configs(template_of(app, "ProdTeam"))) == 2
+
+
+def test_apply_defaults_checks_its_settings_at_the_call():
+    stack = cdk.Stack(cdk.App(), "Team")
+
+    with pytest.raises(ValueError, match="`retry_attempts` must be between 0 and 2; got 3"):
+        AsyncInvokeConfig.apply_defaults(stack, retry_attempts=3)
+    with pytest.raises(ValueError, match="at least one of"):
+        AsyncInvokeConfig.apply_defaults(stack)
