@@ -30,7 +30,7 @@ from stack_harness import Harness, harness
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 # The IAM policy the README gives a CI role for the report (the stack's name in its ARN).
-README_POLICY = [
+README_POLICY: list[dict[str, Any]] = [
     {
         "Effect": "Allow",
         "Action": ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],

@@ -134,13 +134,19 @@ def render(found: Report) -> str:
             row.status,
             ", ".join(SHORT[label] for label in row.differs) or row.reason or "-",
             brief(row.declared, found.stack_id) if row.declared is not None else "-",
-            brief(row.live, found.stack_id) if row.live is not None else "(no config)",
+            live_cell(row, found.stack_id),
         )
         for row in found.rows
     ]
     widths = [max(len(line[column]) for line in table) for column in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in table]
     return "\n".join([title, *lines])
+
+
+def live_cell(row: Row, stack_id: str) -> str:
+    if row.status == IN_SYNC:
+        return "= declared"
+    return brief(row.live, stack_id) if row.live is not None else "(no config)"
 
 
 def brief(settings: Settings, stack_id: str) -> str:
