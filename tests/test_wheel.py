@@ -1,5 +1,6 @@
 """Packaging: the built wheel installs `async_invoke_config` with its handler and py.typed into a fresh virtual
-environment outside the repo, and a stack synthesized there carries the handler in its asset."""
+environment outside the repo, a stack synthesized there carries the handler in its asset, and the drift report runs
+from there (boto3 beside it) without loading aws-cdk-lib."""
 
 from __future__ import annotations
 
@@ -72,3 +73,29 @@ def test_wheel_installs_and_synthesizes_outside_the_repo(tmp_path):
     ]
     asset = outdir / f"asset.{handler['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     assert {path.name for path in asset.iterdir()} == HANDLER_FILES
+
+    run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "boto3")
+    no_credentials = {"AWS_CONFIG_FILE": str(workdir / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "none")}
+    report = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-X",
+            "importtime",
+            "-m",
+            "async_invoke_config",
+            "drift",
+            "--stack",
+            "TeamStack",
+        ],
+        cwd=workdir,
+        env={"PATH": os.environ["PATH"], "AWS_DEFAULT_REGION": "us-east-1", **no_credentials},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    imported = [line.split("|")[-1].strip() for line in report.stderr.splitlines() if line.startswith("import time:")]
+    messages = [line for line in report.stderr.splitlines() if not line.startswith("import time:")]
+    assert report.returncode == 2
+    assert len(messages) == 1 and messages[0].startswith("python -m async_invoke_config drift: no AWS credentials")
+    assert "async_invoke_config.cli" in imported and "report" in imported
+    assert not [name for name in imported if name.split(".")[0] in ("aws_cdk", "jsii")]

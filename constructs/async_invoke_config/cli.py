@@ -101,7 +101,10 @@ def run(stack_name: str, region: str | None, session: Any) -> Report:
     except ReportError:
         raise
     except NoCredentialsError as error:
-        raise ReportError("no AWS credentials found (set them up as for the AWS CLI: AWS_PROFILE, ...)") from error
+        raise ReportError(
+            "no AWS credentials found: configure them as for the AWS CLI (AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY)"
+        ) from error
     except NoRegionError as error:
         raise ReportError("no AWS region: pass --region, or set AWS_REGION") from error
     except ClientError as error:
