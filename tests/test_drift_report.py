@@ -37,7 +37,7 @@ README_POLICY: list[dict[str, Any]] = [
         "Resource": "arn:aws:cloudformation:*:*:stack/{stack}/*",
     },
     {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": "arn:aws:ssm:*:*:parameter/async-invoke-config/*"},
-    {"Effect": "Allow", "Action": "lambda:GetFunctionEventInvokeConfig", "Resource": "*"},
+    {"Effect": "Allow", "Action": "lambda:GetFunctionEventInvokeConfig", "Resource": "arn:aws:lambda:*:*:function:*"},
 ]
 
 

@@ -156,8 +156,10 @@ def brief(settings: Settings, stack_id: str) -> str:
     """Settings on one line; a destination in the stack's own account and region by its service and name."""
     parts = []
     for label, value in settings.labelled().items():
-        if value is not None:
-            parts.append(f"{SHORT[label]}={local_name(value, stack_id) if isinstance(value, str) else value}")
+        if isinstance(value, str):
+            parts.append(f"{SHORT[label]}={local_name(value, stack_id)}")
+        elif value is not None:
+            parts.append(f"{SHORT[label]}={value}{'s' if label == MAXIMUM_EVENT_AGE_IN_SECONDS else ''}")
     return " ".join(parts) or "(nothing set)"
 
 
