@@ -22,6 +22,7 @@ from async_invoke_config import AsyncInvokeConfig, cli
 from aws_cdk import Duration
 from botocore.stub import Stubber
 from cloudformation import StaticStack, new_stack_id
+from lambda_api import Deadline
 from plan import Owner, Record
 from report import DRIFTED, IN_SYNC, UNCHECKED, compare
 from settings import Settings, Target
@@ -255,8 +256,7 @@ def test_an_unknown_stack_exits_2_in_one_line(deployed, monkeypatch):
     assert run.code == 2
     assert run.out == ""
     assert run.err == (
-        "python -m async_invoke_config drift: stack 'NoSuchStack' not found in us-east-1 (the account of the "
-        "credentials)\n"
+        "python -m async_invoke_config drift: stack 'NoSuchStack' not found in us-east-1, in the credentials' account\n"
     )
 
 
@@ -270,9 +270,17 @@ def test_a_stack_without_configs_exits_2_in_one_line(deployed, monkeypatch):
     assert run.err.count("\n") == 1 and "holds no async-invoke config" in run.err
 
 
-def test_no_credentials_exits_2_in_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--region", REGION], "no AWS credentials found: configure them as for the AWS CLI"),
+        ([], "no AWS region: pass --region, or set AWS_REGION"),
+    ],
+    ids=["no credentials", "no region"],
+)
+def test_no_credentials_or_region_exits_2_in_one_line(tmp_path, args, message):
     result = subprocess.run(
-        [sys.executable, "-m", "async_invoke_config", "drift", "--stack", "Orders", "--region", REGION],
+        [sys.executable, "-m", "async_invoke_config", "drift", "--stack", "Orders", *args],
         cwd=tmp_path,
         env={
             "PATH": os.environ["PATH"],
@@ -288,8 +296,17 @@ def test_no_credentials_exits_2_in_one_line(tmp_path):
     )
 
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.startswith("python -m async_invoke_config drift: no AWS credentials found")
+    assert result.stderr.startswith(f"python -m async_invoke_config drift: {message}")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_write_is_refused_before_it_is_sent():
+    client = boto3.client("lambda", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(client)  # no response queued: a call that reached the client would fail differently
+    api = cli.ReadOnlyApi(client, Deadline.after(10))
+
+    with stub, pytest.raises(cli.ReportError, match="lambda:PutFunctionEventInvokeConfig refused: the drift report"):
+        api.put(FunctionName="orders", MaximumRetryAttempts=1)
 
 
 def test_an_unexpected_error_exits_2_in_one_line_not_a_traceback():

@@ -110,7 +110,7 @@ def run(stack_name: str, region: str | None, session: Any) -> Report:
     except ClientError as error:
         if error_code(error) == "ValidationError" and "does not exist" in error_message(error):
             where = region or session.region_name
-            raise ReportError(f"stack {stack_name!r} not found in {where} (the account of the credentials)") from error
+            raise ReportError(f"stack {stack_name!r} not found in {where}, in the credentials' account") from error
         raise ReportError(one_line(str(error))) from error
     except (BotoCoreError, DeadlineReached) as error:
         raise ReportError(one_line(str(error))) from error
