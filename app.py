@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -113,6 +114,18 @@ class ExampleStack(cdk.Stack):
 
         # Every deploy re-reads and corrects all of the above (on by default); also check every 6 hours between deploys.
         AsyncInvokeConfig.configure_drift_check(self, schedule=cdk.Duration.hours(6))
+
+        # An alarm when a drift check (on deploy or on schedule) corrected a config changed outside the app.
+        cloudwatch.Alarm(
+            self,
+            "AsyncConfigDrifted",
+            metric=AsyncInvokeConfig.metric_drift_corrected(self),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="A config of this stack was changed outside the app; the drift check corrected it.",
+        )
 
 
 class TeamDefaultsStack(cdk.Stack):

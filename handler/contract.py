@@ -57,6 +57,13 @@ DATA_CORRECTED = "Corrected"
 DATA_CORRECTIONS = "Corrections"
 DATA_SKIPPED = "Skipped"
 
+# The drift check's CloudWatch metrics (embedded metric format): one data point of each per check, per stack (by name).
+METRICS_NAMESPACE = "AsyncInvokeConfig"
+METRICS_DIMENSION = "Stack"
+METRIC_CHECKED = "Checked"
+METRIC_CORRECTED = "Corrected"
+METRIC_FAILED = "Failed"
+
 REMOVAL_DESTROY = "destroy"
 REMOVAL_RETAIN = "retain"
 REMOVAL_POLICIES = (REMOVAL_DESTROY, REMOVAL_RETAIN)

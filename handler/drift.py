@@ -7,6 +7,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from contract import METRIC_CHECKED, METRIC_CORRECTED, METRIC_FAILED
 from lambda_api import Api
 from log import decision
 from plan import NONE, Record, plan
@@ -56,6 +57,11 @@ class Report:
     @property
     def checked(self) -> list[Result]:
         return [result for result in self.results if not result.skipped]
+
+    def counts(self, explained_failures: bool = False) -> dict[str, int]:
+        """The check's metrics; failures a concurrent deploy explains (`explained_failures`) are not counted."""
+        failed = 0 if explained_failures else len(self.failed)
+        return {METRIC_CHECKED: len(self.checked), METRIC_CORRECTED: len(self.corrected), METRIC_FAILED: failed}
 
     def summary(self) -> str:
         in_sync = len(self.checked) - len(self.corrected) - len(self.failed)

@@ -27,6 +27,8 @@ from contract import (
     DATA_SKIPPED,
     DRIFT_CHECK_TYPE,
     FUNCTION_NAME,
+    METRICS_DIMENSION,
+    METRICS_NAMESPACE,
     REMOVAL_POLICY,
     REMOVAL_RETAIN,
     SCHEDULE_KEY,
@@ -35,7 +37,7 @@ from contract import (
 )
 from drift import Item, Report, check
 from lambda_api import PROPAGATION_WINDOW, Api, Deadline, RateLimiter
-from log import decision
+from log import decision, metrics
 from plan import (
     DELETE,
     FORGET_PREVIOUS,
@@ -337,7 +339,7 @@ def drift_check(event: Mapping[str, Any], services_for: ServicesFor) -> Outcome:
             "declare one config per function and qualifier."
         )
     items = owned(services, [(Target.of_arn(arn), lambda owner: owner.stack_id == stack_id) for arn in arns])
-    report = run_check(services, items)
+    report = run_check(services, items, stack_id)
     corrections = "; ".join(f"{result.function} ({','.join(result.changed)})" for result in report.corrected)
     return Outcome(
         physical_id,
@@ -375,12 +377,18 @@ class DriftNotCorrected(Exception):
     pass
 
 
-def run_check(services: Services, items: list[Item]) -> Report:
-    """The drift check over some configs; raises when any correction failed."""
+def run_check(services: Services, items: list[Item], stack_id: str) -> Report:
+    """The drift check over some configs, with its metrics; raises when any correction failed."""
     report = check(services.lambda_api, services.records, items)
+    emit_metrics(stack_id, report)
     if report.failed:
         raise DriftNotCorrected(report.failure_reason())
     return report
+
+
+def emit_metrics(stack_id: str, report: Report, explained_failures: bool = False) -> None:
+    """The check's counts as CloudWatch metrics of the stack (embedded metric format: a log line, no API call)."""
+    metrics(METRICS_NAMESPACE, {METRICS_DIMENSION: stack.name(stack_id)}, report.counts(explained_failures))
 
 
 def scheduled(event: Mapping[str, Any], services_for: ServicesFor) -> dict[str, Any]:
@@ -405,7 +413,9 @@ def scheduled(event: Mapping[str, Any], services_for: ServicesFor) -> dict[str, 
     overtaken = not any(result.unsettled for result in report.failed)
     if report.failed and overtaken and stack.describe(services.stack, stack_id) != before:
         decision("drift_check_overtaken", failed=len(report.failed), reason="a deploy changed the stack meanwhile")
+        emit_metrics(stack_id, report, explained_failures=True)
         return summary | {"summary": f"{report.summary()}; the stack changed during the check, failures ignored"}
+    emit_metrics(stack_id, report)
     if report.failed:
         raise DriftNotCorrected(report.failure_reason())
     return summary

@@ -1,7 +1,9 @@
-"""CloudFormation's view of the handler's own stack, read-only: its status (a rollback under way? a deploy?) and the
-configs it holds now."""
+"""CloudFormation's view of a stack (the handler's own, or the one a drift report names), read-only: its status (a
+rollback under way? a deploy?) and the configs it holds now."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from contract import RESOURCE_TYPE, is_config_arn
 from lambda_api import Api
@@ -13,8 +15,24 @@ def status(api: Api, stack_id: str) -> str:
 
 def describe(api: Api, stack_id: str) -> tuple[str, str]:
     """The stack's status and when it last changed (a deploy changes both)."""
-    stack = api.call("describe_stacks", StackName=stack_id)["Stacks"][0]
+    stack = _stack(api, stack_id)
     return str(stack["StackStatus"]), str(stack.get("LastUpdatedTime") or stack.get("CreationTime") or "")
+
+
+def find(api: Api, stack_name: str) -> tuple[str, str]:
+    """The id and status of the stack of that name (or id) in the caller's account and region."""
+    stack = _stack(api, stack_name)
+    return str(stack["StackId"]), str(stack["StackStatus"])
+
+
+def _stack(api: Api, stack_name: str) -> dict[str, Any]:
+    stack: dict[str, Any] = api.call("describe_stacks", StackName=stack_name)["Stacks"][0]
+    return stack
+
+
+def name(stack_id: str) -> str:
+    """The stack's name, from its id (`arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/UUID`)."""
+    return stack_id.split("/")[1] if stack_id.count("/") >= 2 else stack_id
 
 
 def is_rolling_back(stack_status: str) -> bool:

@@ -9,9 +9,12 @@ import aws_cdk as cdk
 import pytest
 from async_invoke_config import AsyncInvokeConfig
 from aws_cdk.assertions import Match, Template
+from drift import Report, Result
+from index import emit_metrics
 
 DRIFT = "Custom::LambdaAsyncInvokeConfigDriftCheck"
 TOKEN_CONTEXT = "async-invoke-config:deploy-token"
+STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Orders/5b2f1a40-0000-11f0-0000-000000000000"
 
 
 def synth(context: dict | None = None, configure=None, count: int = 3) -> dict:
@@ -156,3 +159,55 @@ def test_with_a_fixed_token_the_check_changes_exactly_when_a_config_does():
         AsyncInvokeConfig(stack, "Renamed", function="b", retry_attempts=0)
 
     assert declarations(renamed) != base
+
+
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [
+        (AsyncInvokeConfig.metric_drift_checked, "Checked"),
+        (AsyncInvokeConfig.metric_drift_corrected, "Corrected"),
+        (AsyncInvokeConfig.metric_drift_failed, "Failed"),
+    ],
+)
+def test_drift_metrics_are_the_ones_the_handler_emits_for_the_stack(method, name, capsys):
+    app = cdk.App()
+    stack = cdk.Stack(app, "Orders")
+    AsyncInvokeConfig(stack, "Config", function="orders", retry_attempts=1)
+    emit_metrics(STACK_ID, Report([Result("orders")]))
+    (emitted,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (directive,) = emitted["_aws"]["CloudWatchMetrics"]
+
+    metric = method(stack)
+
+    assert metric.namespace == directive["Namespace"]
+    assert name in [entry["Name"] for entry in directive["Metrics"]] and metric.metric_name == name
+    assert stack.resolve(metric.dimensions) == {key: emitted[key] for keys in directive["Dimensions"] for key in keys}
+    assert (metric.statistic, metric.period.to_minutes()) == ("Sum", 5)
+
+
+def test_an_alarm_on_a_drift_metric_synthesizes_for_the_stack():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Orders")
+    AsyncInvokeConfig(stack, "Config", function="orders", retry_attempts=1)
+
+    AsyncInvokeConfig.metric_drift_failed(stack, period=cdk.Duration.hours(1)).create_alarm(
+        stack, "DriftNotCorrected", threshold=1, evaluation_periods=1
+    )
+
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AsyncInvokeConfig",
+            "MetricName": "Failed",
+            "Dimensions": [{"Name": "Stack", "Value": "Orders"}],
+            "Period": 3600,
+            "Statistic": "Sum",
+        },
+    )
+
+
+def test_an_unknown_drift_metric_is_rejected_naming_it():
+    stack = cdk.Stack(cdk.App(), "Orders")
+
+    with pytest.raises(ValueError, match="`metric_name` must be one of Checked, Corrected, Failed; got 'Drifted'"):
+        AsyncInvokeConfig.metric_drift(stack, "Drifted")

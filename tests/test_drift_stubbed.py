@@ -44,6 +44,29 @@ def clean(body: dict) -> dict:
     return {key: value for key, value in body.items() if value is not None}
 
 
+EMF_UNITS = {"Count", "None", "Seconds", "Milliseconds"}
+
+
+def metrics(printed: str) -> list[dict]:
+    """The embedded-metric-format documents among printed lines, each checked against the format's rules: `_aws`
+    with a millisecond Timestamp and directives whose dimensions name string members and whose metrics name numbers."""
+    documents = [json.loads(line) for line in printed.splitlines() if line.startswith("{") and '"_aws"' in line]
+    for document in documents:
+        meta = document["_aws"]
+        assert isinstance(meta["Timestamp"], int) and meta["Timestamp"] > 1_600_000_000_000
+        for directive in meta["CloudWatchMetrics"]:
+            assert isinstance(directive["Namespace"], str) and directive["Namespace"]
+            assert all(isinstance(document[key], str) for keys in directive["Dimensions"] for key in keys)
+            for metric in directive["Metrics"]:
+                assert isinstance(document[metric["Name"]], int) and metric["Unit"] in EMF_UNITS
+    return [
+        {"namespace": d["Namespace"], "dimensions": d["Dimensions"]}
+        | {key: value for key, value in document.items() if key != "_aws"}
+        for document in documents
+        for d in document["_aws"]["CloudWatchMetrics"]
+    ]
+
+
 class DriftHarness:
     def __init__(self) -> None:
         self.client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
@@ -116,7 +139,7 @@ def test_every_declared_config_is_read_and_none_written_when_in_sync(d):
     assert d.ssm.calls == ["GetParameters"]
 
 
-def test_drifted_config_is_corrected_and_reported_per_field(d, caplog):
+def test_drifted_config_is_corrected_and_reported_per_field(d, caplog, capsys):
     caplog.set_level(logging.INFO, logger="async_invoke_config")
     d.get("orders", live("orders"))
     d.get("billing", live("billing", retry=2, destination=None))
@@ -147,9 +170,19 @@ def test_drifted_config_is_corrected_and_reported_per_field(d, caplog):
         ("billing", "MaximumRetryAttempts", 2, 1),
         ("billing", "DestinationConfig.OnFailure", None, DLQ),
     }
+    assert metrics(capsys.readouterr().out) == [
+        {
+            "namespace": "AsyncInvokeConfig",
+            "dimensions": [["Stack"]],
+            "Stack": "Orders",
+            "Checked": 3,
+            "Corrected": 1,
+            "Failed": 0,
+        }
+    ]
 
 
-def test_failed_correction_fails_the_deploy_naming_function_and_field(d):
+def test_failed_correction_fails_the_deploy_naming_function_and_field(d, capsys):
     d.get("orders", live("orders"))
     d.get("billing", live("billing", retry=0))
     code, message, status = error("put_destination_invalid_service_arn")
@@ -169,9 +202,11 @@ def test_failed_correction_fails_the_deploy_naming_function_and_field(d):
     assert "1 of 3 configs" in body["Reason"]
     assert f"update of MaximumRetryAttempts on {arn('billing')}" in body["Reason"]
     assert body["PhysicalResourceId"] == "drift-check:5b2f1a40-0000-11f0-0000-000000000000"
+    (emitted,) = metrics(capsys.readouterr().out)
+    assert (emitted["Stack"], emitted["Checked"], emitted["Corrected"], emitted["Failed"]) == ("Orders", 3, 0, 1)
 
 
-def test_rollback_update_and_delete_touch_nothing_and_succeed(d):
+def test_rollback_update_and_delete_touch_nothing_and_succeed(d, capsys):
     d.stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
     rollback = d.run(d.event("Update"))
     d.opener.bodies.clear()
@@ -182,6 +217,7 @@ def test_rollback_update_and_delete_touch_nothing_and_succeed(d):
     assert (deleted["Status"], deleted["Data"]["Checked"]) == ("SUCCESS", "0")
     assert d.ssm.calls.count("GetParameters") == 0
     assert d.stack.calls == ["DescribeStacks"]
+    assert metrics(capsys.readouterr().out) == []  # a check that checks nothing emits nothing
 
 
 def test_a_forward_update_whose_token_sorts_lower_still_runs(d):
@@ -225,7 +261,7 @@ def test_a_config_another_stack_owns_is_skipped_not_written(d):
     assert (body["Data"]["Checked"], body["Data"]["Skipped"]) == ("2", "1")
 
 
-def test_scheduled_check_runs_without_a_cloudformation_response(d):
+def test_scheduled_check_runs_without_a_cloudformation_response(d, capsys):
     d.stack.status = "UPDATE_COMPLETE"
     d.stack.resources = [
         {
@@ -253,6 +289,8 @@ def test_scheduled_check_runs_without_a_cloudformation_response(d):
     d.stub.assert_no_pending_responses()
     assert summary == {"summary": "checked 3 configs: 1 corrected, 0 failed, 2 in sync; 0 skipped", "Corrected": 1}
     assert d.opener.bodies == []
+    (emitted,) = metrics(capsys.readouterr().out)
+    assert (emitted["Stack"], emitted["Checked"], emitted["Corrected"], emitted["Failed"]) == ("Orders", 3, 1, 0)
 
 
 def test_scheduled_check_waits_for_no_deploy(d):

@@ -65,6 +65,18 @@ def test_out_of_band_change_leaves_one_config_drifted(steps):
     }
 
 
+def test_the_drift_report_between_the_change_and_the_redeploy_names_the_drifted_config(steps):
+    step = steps["drift_report"]
+
+    assert step.status == "exit code 1"
+    assert step.events[1] == "stack AsyncInvokeConfigExample (CREATE_COMPLETE): 3 configs, 1 not in sync"
+    header, *rows = step.events[2:]
+    status = slice(header.index("status"), header.index("differs"))
+    assert sorted(row[status].strip() for row in rows) == ["drifted", "in sync", "in sync"]
+    assert [line for line in step.events if "drifted" in line and "retries, age, on-success, on-failure" in line]
+    assert not in_line(step)[drifted(step)]  # the report wrote nothing
+
+
 def test_redeploy_without_code_change_sends_only_the_drift_check_and_corrects(steps):
     step = steps["redeploy_unchanged"]
 

@@ -1,6 +1,7 @@
 """Packaging: the built wheel carries its version, license and metadata; installed into a fresh virtual environment
 outside the repo together with the oldest aws-cdk-lib it declares (the floor, installed exactly), it synthesizes a
-team's app that uses the construct and its defaults, and the stack's handler asset holds the handler."""
+team's app that uses the construct and its defaults, the stack's handler asset holds the handler, and the drift report
+runs from there (boto3 beside it) without loading aws-cdk-lib."""
 
 from __future__ import annotations
 
@@ -136,3 +137,29 @@ def test_wheel_with_the_oldest_aws_cdk_lib_it_allows_synthesizes_a_team_app_outs
     ]
     asset = outdir / f"asset.{handler['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     assert {path.name for path in asset.iterdir()} == HANDLER_FILES
+
+    run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "boto3")
+    no_credentials = {"AWS_CONFIG_FILE": str(workdir / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "none")}
+    report = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-X",
+            "importtime",
+            "-m",
+            "async_invoke_config",
+            "drift",
+            "--stack",
+            "TeamStack",
+        ],
+        cwd=workdir,
+        env={"PATH": os.environ["PATH"], "AWS_DEFAULT_REGION": "us-east-1", **no_credentials},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    imported = [line.split("|")[-1].strip() for line in report.stderr.splitlines() if line.startswith("import time:")]
+    messages = [line for line in report.stderr.splitlines() if not line.startswith("import time:")]
+    assert report.returncode == 2
+    assert len(messages) == 1 and messages[0].startswith("python -m async_invoke_config drift: no AWS credentials")
+    assert "async_invoke_config.cli" in imported and "report" in imported
+    assert not [name for name in imported if name.split(".")[0] in ("aws_cdk", "jsii")]

@@ -316,7 +316,7 @@ def create_function(client: Any, name: str, runtime: str = "python3.13") -> str:
 
 
 DRIVER = """
-import json, sys
+import contextlib, io, json, sys
 sys.path.insert(0, ".")
 sys.path.append(sys.argv[1])
 import iam
@@ -334,8 +334,10 @@ for line in sys.stdin:
     world.statements, world.gone = message["statements"], set(message["gone"])
     world.fresh, world.lag = message["fresh"], message["lag"]
     world.calls.clear()
-    index.on_event(message["event"], Context())
-    print(json.dumps({"calls": world.calls}), flush=True)
+    printed = io.StringIO()  # the handler's own stdout lines (its metrics), kept off this protocol's
+    with contextlib.redirect_stdout(printed):
+        index.on_event(message["event"], Context())
+    print(json.dumps({"calls": world.calls, "stdout": printed.getvalue().splitlines()}), flush=True)
 """
 
 

@@ -5,7 +5,8 @@
 Synthesizes app.py (each step's version of it), starts the emulator, and plays each deploy as CloudFormation does:
 update phase in dependency order, cleanup phase, rollbacks with their own cleanup, every call the handler makes
 checked against the handler role's policy as synthesized for that step. Steps: deploy (a config adopted), an
-out-of-band change, a redeploy with no code change (the drift check corrects it), a change of settings (an Update,
+out-of-band change, the read-only drift report as a CI job runs it (`python -m async_invoke_config drift`),
+a redeploy with no code change (the drift check corrects it), a change of settings (an Update,
 and the Delete of a replaced physical id), a correction that fails and the rollback, a rename, a removal, an adoption
 rolled back, a migration from the native resource (a function's own async settings) in two deploys, and a destroy.
 Each step prints the events and a table of each config: declared, live before, live after, and the owner its record
@@ -260,6 +261,24 @@ class Rehearsal:
 
         return self._step("2. out-of-band change through the API (someone in the console)", console_edit)
 
+    def drift_report(self) -> Step:
+        """The read-only drift report as a CI job runs it, in a process of its own: exit code 1, the drifted config."""
+        env = os.environ | {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ENDPOINT_URL_CLOUDFORMATION": self.server.url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": emulator.REGION,
+            "PYTHONPATH": str(ROOT / "constructs"),
+        }
+        command = [sys.executable, "-m", "async_invoke_config", "drift", "--stack", STACK]
+        result = subprocess.run(command, cwd=self.workdir, env=env, capture_output=True, text=True, check=False)
+        step = self._step("2b. drift report in CI: `python -m async_invoke_config drift --stack NAME`", lambda: None)
+        step.status = f"exit code {result.returncode}"
+        step.events = [f"$ python -m async_invoke_config drift --stack {STACK}"]
+        step.events += (result.stdout + result.stderr).splitlines()
+        return step
+
     def redeploy_unchanged(self) -> Step:
         return self._deploy("3. redeploy, no code change (the drift check corrects it)", 1)
 
@@ -325,6 +344,7 @@ class Rehearsal:
         return [
             self.deploy,
             self.change_out_of_band,
+            self.drift_report,
             self.redeploy_unchanged,
             self.change_settings,
             self.fail_and_roll_back,
@@ -341,6 +361,7 @@ class Rehearsal:
 EXPECTED = [
     "CREATE_COMPLETE",
     "(no deploy)",
+    "exit code 1",
     "UPDATE_COMPLETE",
     "UPDATE_COMPLETE",
     "UPDATE_ROLLBACK_COMPLETE",

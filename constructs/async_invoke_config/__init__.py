@@ -1,7 +1,24 @@
-"""Declare a Lambda function's asynchronous-invocation settings in AWS CDK and keep the live function in line."""
+"""Declare a Lambda function's asynchronous-invocation settings in AWS CDK and keep the live function in line.
+
+The construct is imported on first use, so that `python -m async_invoke_config` (the drift report, boto3 only)
+never loads aws-cdk-lib and its JavaScript runtime."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .async_invoke_config import AsyncInvokeConfig
 from .handler.contract import InvalidProperty
 
+if TYPE_CHECKING:
+    from .async_invoke_config import AsyncInvokeConfig
+
 __all__ = ["AsyncInvokeConfig", "InvalidProperty", "__version__"]
+_LAZY = {"AsyncInvokeConfig": ".async_invoke_config"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import jsii
 from aws_cdk import Annotations, ArnFormat, CustomResource, Duration, Fn, RemovalPolicy, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -27,6 +28,11 @@ from .handler.contract import (
     LATEST,
     MAXIMUM_EVENT_AGE_IN_SECONDS,
     MAXIMUM_RETRY_ATTEMPTS,
+    METRIC_CHECKED,
+    METRIC_CORRECTED,
+    METRIC_FAILED,
+    METRICS_DIMENSION,
+    METRICS_NAMESPACE,
     ON_FAILURE,
     ON_SUCCESS,
     QUALIFIER,
@@ -51,6 +57,7 @@ SEND_ACTIONS = {
     "events": ["events:PutEvents"],
     "s3": ["s3:PutObject", "s3:ListBucket"],
 }
+DRIFT_METRICS = (METRIC_CHECKED, METRIC_CORRECTED, METRIC_FAILED)
 _declared: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], Declaration]] = weakref.WeakKeyDictionary()
 _watched: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -193,6 +200,42 @@ class AsyncInvokeConfig(Construct):
         if schedule is not None and not Token.is_unresolved(schedule.to_seconds()) and schedule.to_seconds() < 60:
             raise InvalidProperty(f"`schedule` must be at least 1 minute; got {schedule.to_human_string()}.")
         Provider.of(scope).configure(on_deploy, schedule)
+
+    @staticmethod
+    def metric_drift(
+        scope: Construct, metric_name: str, *, period: Duration | None = None, statistic: str = "Sum"
+    ) -> cloudwatch.Metric:
+        """A metric of the drift checks of the stack that holds `scope` (on deploy and on schedule), for alarms.
+
+        :param metric_name: ``Checked``, ``Corrected`` or ``Failed``: configs checked, corrected, and whose
+            correction failed, per check.
+        :param period: Default: 5 minutes.
+        :param statistic: Default: ``Sum``.
+        """
+        if metric_name not in DRIFT_METRICS:
+            raise InvalidProperty(f"`metric_name` must be one of {', '.join(DRIFT_METRICS)}; got {metric_name!r}.")
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={METRICS_DIMENSION: Stack.of(scope).stack_name},
+            period=period,
+            statistic=statistic,
+        )
+
+    @staticmethod
+    def metric_drift_checked(scope: Construct, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Configs the drift checks of the stack that holds `scope` read (sum over `period`, default 5 minutes)."""
+        return AsyncInvokeConfig.metric_drift(scope, METRIC_CHECKED, period=period)
+
+    @staticmethod
+    def metric_drift_corrected(scope: Construct, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Configs found drifted and corrected (sum over `period`, default 5 minutes): someone changed them."""
+        return AsyncInvokeConfig.metric_drift(scope, METRIC_CORRECTED, period=period)
+
+    @staticmethod
+    def metric_drift_failed(scope: Construct, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Configs found drifted whose correction failed (sum over `period`, default 5 minutes)."""
+        return AsyncInvokeConfig.metric_drift(scope, METRIC_FAILED, period=period)
 
     def _depend_on_target(self, target: _Target) -> None:
         """Wait for the send grants on the function's role, and for a version or alias named only by a literal

@@ -1,0 +1,65 @@
+"""The read-only drift report: each config a stack holds, what its record declares against the live config. Nothing
+is written: CloudFormation's list of the stack's resources, the records and the live configs are only read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import stack
+from lambda_api import Api
+from plan import NONE, Owner, Record, plan
+from records import Records
+from settings import Settings, Target, from_api
+
+IN_SYNC = "in sync"
+DRIFTED = "drifted"
+UNCHECKED = "unchecked"  # no record of this resource says what it declares: nothing to compare with
+
+
+@dataclass(frozen=True)
+class Row:
+    logical_id: str
+    target: Target
+    status: str
+    differs: tuple[str, ...] = ()
+    declared: Settings | None = None
+    live: Settings | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    stack_id: str
+    stack_status: str
+    rows: list[Row]
+
+    @property
+    def in_sync(self) -> bool:
+        return all(row.status == IN_SYNC for row in self.rows)
+
+
+def compare(target: Target, owner: Owner, record: Record | None, live: Settings | None) -> Row:
+    """One config: in sync, drifted (the fields that differ; a config that is gone differs in every declared field),
+    or unchecked when no record names this resource as the config's owner."""
+    if record is None:
+        return Row(owner.logical_id, target, UNCHECKED, live=live, reason="no record")
+    if record.owner != owner:
+        return Row(owner.logical_id, target, UNCHECKED, live=live, reason=f"the record names {record.owner}")
+    step = plan(record.declared, live)
+    if step.action == NONE:
+        return Row(owner.logical_id, target, IN_SYNC, declared=record.declared, live=live)
+    return Row(owner.logical_id, target, DRIFTED, step.changed, record.declared, live, step.reason)
+
+
+def read(cloudformation: Api, lambda_api: Api, ssm: Api, stack_name: str) -> Report:
+    """The report of the stack of that name: every config it holds now, as CloudFormation lists them, with the
+    records the stack keeps of them."""
+    stack_id, status = stack.find(cloudformation, stack_name)
+    held = [(logical_id, Target.of_arn(arn)) for logical_id, arn in stack.configs(cloudformation, stack_id)]
+    found = Records(ssm, stack_id).get_many([target for _, target in held])
+    rows = []
+    for logical_id, target in held:
+        config = lambda_api.get(**target.params())
+        live = from_api(config) if config is not None else None
+        rows.append(compare(target, Owner(stack_id, logical_id), found[target], live))
+    return Report(stack_id, status, rows)
