@@ -39,7 +39,7 @@ from .handler.contract import (
     is_self_destination,
     parse_function_name,
 )
-from .provider import SERVICE_TIMEOUT, PolicyTarget, Provider, flatten
+from .provider import SERVICE_TIMEOUT, PolicyTarget, Provider, flatten, omit_default_removal_policy
 
 Destination = lambda_.IDestination | str
 SEND_ACTIONS = {
@@ -108,7 +108,7 @@ class AsyncInvokeConfig(Construct):
             for half, destination in ((ON_SUCCESS, on_success), (ON_FAILURE, on_failure))
             if destination is not None
         }
-        properties: dict[str, Any] = {FUNCTION_NAME: target.function_name}
+        properties: dict[str, Any] = {FUNCTION_NAME: _declared_name(self, target)}
         if target.qualifier is not None:
             properties[QUALIFIER] = target.qualifier
         if retry_attempts is not None:
@@ -129,6 +129,7 @@ class AsyncInvokeConfig(Construct):
             service_timeout=SERVICE_TIMEOUT,
         )
         """The custom resource (``Custom::LambdaAsyncInvokeConfig``)."""
+        omit_default_removal_policy(self.resource)
         self.function_arn = self.resource.get_att_string(DATA_FUNCTION_ARN)
         """The qualified ARN of the function the config belongs to, as Lambda reports it."""
         plain = target.function is not None and getattr(target.function, "lambda_", target.function) is target.function
@@ -269,6 +270,29 @@ def _target(scope: Construct, function: lambda_.IFunction | str, qualifier: str 
     return _Target(
         arn, qualifier or derived, function, PolicyTarget(arn, underlying.function_name, _identity(underlying))
     )
+
+
+def _declared_name(scope: Construct, target: _Target) -> str:
+    """The function as the custom resource names it, in the fewest bytes the handler resolves to the same config: an
+    in-stack function by its name (a `Ref`), a function imported by a literal ARN of the stack's own account and
+    region by its name (and the qualifier inside the ARN). Anything else as given: a string as the user wrote it, a
+    function of another stack by its ARN (switching to its name would change that stack's exports), a literal ARN
+    of an environment-agnostic stack in full (the name alone could resolve to another account or region)."""
+    function = target.function
+    if function is None:
+        return target.function_name
+    underlying: lambda_.IFunction = getattr(function, "lambda_", function)
+    stack = Stack.of(scope)
+    if Token.is_unresolved(target.function_name):
+        in_stack = isinstance(underlying, lambda_.Function) and Stack.of(underlying) is stack
+        return underlying.function_name if in_stack else target.function_name
+    match = FUNCTION_NAME_PATTERN.fullmatch(target.function_name)
+    assert match is not None
+    region, account = (match.group("region") or "").rstrip(":"), (match.group("account") or "").rstrip(":")
+    if region != stack.region or account != stack.account:
+        return target.function_name
+    qualifier = match.group("qualifier")
+    return match.group("name") + (f":{qualifier}" if qualifier else "")
 
 
 def _identity(function: lambda_.IFunction) -> str | None:

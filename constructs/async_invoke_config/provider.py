@@ -19,6 +19,7 @@ from aws_cdk import (
     ArnFormat,
     Aspects,
     Aws,
+    CfnResource,
     CustomResource,
     Duration,
     IAspect,
@@ -153,6 +154,7 @@ class Provider(Construct):
             },
             service_timeout=SERVICE_TIMEOUT,
         )
+        omit_default_removal_policy(self.drift_check)
         self.schedule: events.Rule | None = None
         Aspects.of(self).add(_Finish(self))
 
@@ -346,6 +348,15 @@ def flatten(value: Any) -> str:
     if "Fn::Sub" in value:
         return re.sub(r"\$\{([^}]+)\}", r"<\1>", value["Fn::Sub"])
     return json.dumps(value)
+
+
+def omit_default_removal_policy(resource: CustomResource) -> None:
+    """No `DeletionPolicy`/`UpdateReplacePolicy: Delete` in the template: for a custom resource, Delete is what
+    CloudFormation does without them. A policy applied later (`apply_removal_policy(RETAIN)`) is still written."""
+    cfn = resource.node.default_child
+    assert isinstance(cfn, CfnResource)
+    cfn.cfn_options.deletion_policy = None
+    cfn.cfn_options.update_replace_policy = None
 
 
 def deploy_token(scope: Construct) -> str:
