@@ -11,6 +11,8 @@ from __future__ import annotations
 import collections
 import sys
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,23 @@ from cloudformation import Context, ResponseServer, StaticStack, new_stack_id  #
 from local_cloud import create_function  # noqa: E402
 
 
-def run(endpoint: str, count: int) -> str:
+@dataclass(frozen=True)
+class Check:
+    count: int
+    seconds: float
+    checked: str
+    corrected: str
+    calls: collections.Counter[str]
+
+    def row(self) -> str:
+        summary = ", ".join(f"{op} {n}" for op, n in sorted(self.calls.items()))
+        return (
+            f"| {self.count} | {self.seconds:.2f} s | {self.checked} checked, {self.corrected} corrected "
+            f"| {sum(self.calls.values())} ({summary}) |"
+        )
+
+
+def run(endpoint: str, count: int) -> Check:
     calls: collections.Counter[str] = collections.Counter()
     stack_id = new_stack_id(f"Bench{count}")
     with ResponseServer(stack_id) as server:
@@ -33,7 +51,8 @@ def run(endpoint: str, count: int) -> str:
             "ssm": emulator.client(endpoint, "ssm", calls),
             "cloudformation": emulator.client(server.url, "cloudformation", calls),
         }
-        names = [create_function(clients["lambda"], f"bench{count}-{i:03d}").split(":")[-1] for i in range(count)]
+        prefix = uuid.uuid4().hex[:6]
+        names = [create_function(clients["lambda"], f"bench{prefix}-{count}-{i:03d}").split(":")[-1] for i in range(count)]
         arns = []
         for name in names:
             event = server.event(
@@ -58,11 +77,7 @@ def run(endpoint: str, count: int) -> str:
         index.on_event(event, Context(900), clients=clients.__getitem__)
         elapsed = time.perf_counter() - started
         (answer,) = server.answers(event)
-    summary = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
-    return (
-        f"| {count} | {elapsed:.2f} s | {answer['Data']['Checked']} checked, {answer['Data']['Corrected']} "
-        f"corrected | {sum(calls.values())} ({summary}) |"
-    )
+    return Check(count, elapsed, answer["Data"]["Checked"], answer["Data"]["Corrected"], calls)
 
 
 def main() -> None:
@@ -70,7 +85,7 @@ def main() -> None:
     try:
         print("| configs | drift check time | result | API calls |\n|---|---|---|---|")
         for count in (1, 50, 400):
-            print(run(running.endpoint, count), flush=True)
+            print(run(running.endpoint, count).row(), flush=True)
     finally:
         running.stop()
 

@@ -1,6 +1,8 @@
 """Prints the handler's API calls per lifecycle path (against LocalStack) and its cold import time.
 
 .venv/bin/python benchmarks/handler.py
+
+`paths` gives the calls of the six paths benchmarks/compare.py sets beside AwsCustomResource's.
 """
 
 from __future__ import annotations
@@ -41,6 +43,65 @@ def cold_seconds(code: str, runs: int = 7) -> str:
         f"median {statistics.median(seconds) * 1000:.0f} ms over {runs} fresh processes "
         f"(min {min(seconds) * 1000:.0f}, max {max(seconds) * 1000:.0f})"
     )
+
+
+def paths(endpoint: str, queue: str) -> dict[str, str]:
+    """Calls per life-cycle path of a config with an SQS destination: in the handler's process, each counted by
+    operation. A redeploy with nothing changed sends the config no event; the drift check's Update reads it."""
+    calls: collections.Counter[str] = collections.Counter()
+    lam = emulator.client(endpoint, "lambda", calls)
+    name = f"paths-{uuid.uuid4().hex[:8]}"
+    create_function(lam, name)
+    found: dict[str, str] = {}
+    with ResponseServer() as server:
+        server.stacks[STACK_ID] = StaticStack()
+        clients = {
+            "lambda": lam,
+            "ssm": emulator.client(endpoint, "ssm", calls),
+            "cloudformation": emulator.client(server.url, "cloudformation", calls),
+        }
+        state: dict[str, Any] = {"physical": None, "old": None}
+
+        def play(path: str, kind: str, props: dict[str, Any], **options: Any) -> None:
+            calls.clear()
+            event = server.event(kind, props, physical_id=state["physical"], old_properties=state["old"], **options)
+            index.on_event(event, Context(), clients=clients.__getitem__)
+            (answer,) = server.answers(event)
+            assert answer["Status"] == "SUCCESS", answer
+            if "resource_type" not in options:
+                state["physical"], state["old"] = answer["PhysicalResourceId"], props
+            lambda_calls = sum(n for op, n in calls.items() if op.startswith("lambda:"))
+            detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
+            found[path] = f"{lambda_calls} ({detail})"
+
+        declared = {
+            "FunctionName": name,
+            "MaximumRetryAttempts": 1,
+            "MaximumEventAgeInSeconds": 3600,
+            "DestinationConfig": {"OnFailure": {"Destination": queue}},
+        }
+        play("create new", "Create", declared)
+        play("delete", "Delete", declared)
+        lam.put_function_event_invoke_config(
+            FunctionName=name,
+            MaximumRetryAttempts=1,
+            MaximumEventAgeInSeconds=3600,
+            DestinationConfig={"OnFailure": {"Destination": queue}},
+        )
+        state.update(physical=None, old=None)
+        play("adopt in sync", "Create", declared)
+        drift = {"DeployToken": "2", "Configs": [state["physical"]]}
+        play(
+            "redeploy in sync",
+            "Update",
+            drift,
+            resource_type="Custom::LambdaAsyncInvokeConfigDriftCheck",
+            logical_id="DriftCheck",
+        )
+        changed = declared | {"MaximumRetryAttempts": 0}
+        play("one field changed", "Update", changed)
+        play("a destination removed", "Update", {k: v for k, v in changed.items() if k != "DestinationConfig"})
+    return found
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import ssl
 import threading
 import urllib.parse
 import uuid
@@ -70,7 +71,9 @@ class ResponseServer:
     """Receives the handlers' response PUTs (one path per request, so each answer is matched to its event), and
     answers CloudFormation's DescribeStacks and ListStackResources for the stacks registered in `stacks`."""
 
-    def __init__(self, stack_id: str = STACK_ID) -> None:
+    def __init__(
+        self, stack_id: str = STACK_ID, address: tuple[str, int] = ("127.0.0.1", 0), tls: ssl.SSLContext | None = None
+    ) -> None:
         self.stack_id = stack_id
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.stacks: dict[str, StackView] = {}
@@ -97,8 +100,12 @@ class ResponseServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd = http.server.ThreadingHTTPServer(address, Handler)
+        host, port = self.httpd.server_address[:2]
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        default_port = tls is not None and port == 443
+        self.url = f"{'https' if tls else 'http'}://{host}{'' if default_port else f':{port}'}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def api(self, form: dict[str, str]) -> tuple[int, bytes]:
