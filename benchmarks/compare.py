@@ -31,10 +31,11 @@ sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "handler"), str(ROOT / "too
 
 import drift_check  # noqa: E402
 import emulator  # noqa: E402
-import handler  # noqa: E402
 import peers  # noqa: E402
 import template_size  # noqa: E402
 from template_size import CASES, CONSTRUCTS, RESOURCE_LIMIT, synth  # noqa: E402
+
+import handler  # noqa: E402
 
 OURS, NATIVE, PEER = list(CONSTRUCTS)
 
@@ -68,14 +69,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def machine() -> list[str]:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
-        platform.processor() or "unknown",
-    )
-    memory = next(
-        (int(line.split()[1]) // 1024**2 for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line),
-        0,
-    )
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), platform.processor())
+    memory = next((int(line.split()[1]) // 1024**2 for line in meminfo if "MemTotal" in line), 0)
     try:
         node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):

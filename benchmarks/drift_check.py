@@ -22,6 +22,7 @@ sys.path[:0] = [str(ROOT / "handler"), str(ROOT / "tools")]
 import emulator  # noqa: E402
 import index  # noqa: E402
 from cloudformation import Context, ResponseServer, StaticStack, new_stack_id  # noqa: E402
+from contract import FUNCTION, MAX_EVENT_AGE, RETRY_ATTEMPTS  # noqa: E402
 from local_cloud import create_function  # noqa: E402
 
 
@@ -52,12 +53,13 @@ def run(endpoint: str, count: int) -> Check:
             "cloudformation": emulator.client(server.url, "cloudformation", calls),
         }
         prefix = uuid.uuid4().hex[:6]
-        names = [create_function(clients["lambda"], f"bench{prefix}-{count}-{i:03d}").split(":")[-1] for i in range(count)]
+        created = [create_function(clients["lambda"], f"bench{prefix}-{count}-{i:03d}") for i in range(count)]
+        names = [arn.split(":")[-1] for arn in created]
         arns = []
         for name in names:
             event = server.event(
                 "Create",
-                {"FunctionName": name, "MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 600},
+                {FUNCTION: name, RETRY_ATTEMPTS: 1, MAX_EVENT_AGE: 600},
                 logical_id=f"C{name}",
             )
             index.on_event(event, Context(), clients=clients.__getitem__)

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "benchmarks"), str(ROOT / "handler")]
 
 import emulator  # noqa: E402
 from cloudformation import STACK_ID, ResponseServer, StaticStack  # noqa: E402
+from contract import FUNCTION, MAX_EVENT_AGE, ON_FAILURE, RETRY_ATTEMPTS  # noqa: E402
 from local_cloud import create_function  # noqa: E402
 
 NODE_SDK = ROOT / "node_modules" / "@aws-sdk" / "client-lambda"
@@ -108,6 +109,7 @@ class HandlerProcess:
     """One handler in a process of its own: an event in, its time out (handler_process.py / .js)."""
 
     def __init__(self, command: list[str], env: dict[str, str], log: IO[bytes]) -> None:
+        self.command = command
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, text=True, cwd=ROOT
         )
@@ -118,7 +120,7 @@ class HandlerProcess:
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError(f"{self.process.args[0]} exited with {self.process.wait()} (its stderr is in the log)")
+            raise RuntimeError(f"{self.command[0]} exited with {self.process.wait()} (its stderr is in the log)")
         result: dict[str, Any] = json.loads(line)
         if result.get("error"):
             raise RuntimeError(f"the handler raised: {result['error']}")
@@ -145,18 +147,14 @@ class Side:
 
 
 def ours_properties(function: str, retries: int, destination: str | None) -> dict[str, Any]:
-    properties: dict[str, Any] = {
-        "FunctionName": function,
-        "MaximumRetryAttempts": retries,
-        "MaximumEventAgeInSeconds": EVENT_AGE,
-    }
+    properties: dict[str, Any] = {FUNCTION: function, RETRY_ATTEMPTS: retries, MAX_EVENT_AGE: EVENT_AGE}
     if destination:
-        properties["DestinationConfig"] = {"OnFailure": {"Destination": destination}}
+        properties[ON_FAILURE] = destination
     return properties
 
 
 def peer_properties(function: str, retries: int, destination: str | None) -> dict[str, Any]:
-    """AwsCustomResource's properties for the same config, as its construct writes them (benchmarks/template_size.py)."""
+    """AwsCustomResource's properties for the same config, as its construct writes them (template_size.py)."""
     parameters: dict[str, Any] = {
         "FunctionName": function,
         "MaximumRetryAttempts": retries,
@@ -170,7 +168,11 @@ def peer_properties(function: str, retries: int, destination: str | None) -> dic
         "parameters": parameters,
         "physicalResourceId": {"id": f"{function}:$LATEST"},
     }
-    delete = {"action": "deleteFunctionEventInvokeConfig", "service": "Lambda", "parameters": {"FunctionName": function}}
+    delete = {
+        "action": "deleteFunctionEventInvokeConfig",
+        "service": "Lambda",
+        "parameters": {"FunctionName": function},
+    }
     return {
         "Create": json.dumps(put),
         "Update": json.dumps(put),
@@ -328,7 +330,8 @@ def peer_path_calls(server: ResponseServer, side: Side, lam: Any, queue: str, lo
     endpoint = side.env["AWS_ENDPOINT_URL"]
     found: dict[str, str] = {}
     with counting_proxy(endpoint) as (proxy, calls):
-        counted = Side(side.name, side.command, side.env | {"AWS_ENDPOINT_URL": proxy}, side.resource_type, side.properties)
+        env = side.env | {"AWS_ENDPOINT_URL": proxy}
+        counted = Side(side.name, side.command, env, side.resource_type, side.properties)
         function = create_function(lam, f"paths-{uuid.uuid4().hex[:8]}").split(":")[-1]
         events = Events(server, counted, function, queue)
         process = counted.start(log)

@@ -69,9 +69,7 @@ def in_stack_function(stack: cdk.Stack, shared: Shared, index: int) -> Target:
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
     )
-    return Target(
-        function, destinations.SnsDestination(shared.topic), destinations.SqsDestination(shared.queue)
-    )
+    return Target(function, destinations.SnsDestination(shared.topic), destinations.SqsDestination(shared.queue))
 
 
 def imported_arn(index: int) -> str:
@@ -229,7 +227,8 @@ def main() -> None:
             for count in (1, 100, 400):
                 measured = synth(case, declare, count)
                 per = (measured.bytes - base.bytes) / count
-                print(f"| ({key}) {title} | {name} | {count} | {measured.resources} | {measured.bytes:,} | {per:,.0f} |")
+                row = f"| ({key}) {title} | {name} | {count} | {measured.resources} | {measured.bytes:,} | {per:,.0f} |"
+                print(row)
 
 
 if __name__ == "__main__":

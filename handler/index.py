@@ -26,11 +26,13 @@ from contract import (
     DATA_FUNCTION_ARN,
     DATA_SKIPPED,
     DRIFT_CHECK_TYPE,
+    FUNCTION,
     FUNCTION_NAME,
     REMOVAL_POLICY,
     REMOVAL_RETAIN,
     SCHEDULE_KEY,
     InvalidProperty,
+    config_ids,
     is_config_arn,
 )
 from drift import Item, Report, check
@@ -169,7 +171,8 @@ def on_event(
         outcome = dispatch(event, services)
         responder.answer(SUCCESS, outcome.physical_id, data=outcome.response_data())
     except Exception as error:  # noqa: BLE001 - CloudFormation must get an answer whatever went wrong
-        function = (event.get("ResourceProperties") or {}).get(FUNCTION_NAME)
+        properties = event.get("ResourceProperties") or {}
+        function = properties.get(FUNCTION) or properties.get(FUNCTION_NAME)
         subject = f"the async-invoke config of {function!r}" if function else "the async-invoke drift check"
         reason = f"{event.get('RequestType')} of {subject} failed: {describe(error)}"
         if context is not None and getattr(context, "log_stream_name", None):
@@ -317,7 +320,7 @@ def drift_check(event: Mapping[str, Any], services_for: ServicesFor) -> Outcome:
     if skip:
         decision("drift_check_skipped", request=kind, reason=skip)
         return Outcome(physical_id, data={DATA_CHECKED: "0", DATA_CORRECTED: "0", DATA_CORRECTIONS: ""})
-    arns = [str(arn) for arn in (event.get("ResourceProperties") or {}).get(CONFIGS) or [] if is_config_arn(arn)]
+    arns = [arn for arn in config_ids((event.get("ResourceProperties") or {}).get(CONFIGS)) if is_config_arn(arn)]
     twice = sorted({arn for arn in arns if arns.count(arn) > 1})
     if twice:
         raise InvalidProperty(

@@ -11,6 +11,7 @@ import aws_cdk as cdk
 import pytest
 from async_invoke_config import AsyncInvokeConfig
 from async_invoke_config.provider import HANDLER_TIMEOUT
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
@@ -115,10 +116,10 @@ def test_properties_follow_the_contract():
             {
                 "ServiceToken": Match.any_value(),
                 "ServiceTimeout": Match.any_value(),
-                "FunctionName": {"Ref": logical_id(stack, fn)},
-                "MaximumRetryAttempts": 1,
-                "MaximumEventAgeInSeconds": 3600,
-                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [logical_id(stack, queue), "Arn"]}}},
+                "Function": {"Ref": logical_id(stack, fn)},
+                "RetryAttempts": 1,
+                "MaxEventAge": 3600,
+                "OnFailure": {"Fn::GetAtt": [logical_id(stack, queue), "Arn"]},
                 "RemovalPolicy": "retain",
             }
         ),
@@ -136,11 +137,11 @@ def test_alias_and_version_give_their_qualifier():
 
     template = Template.from_stack(stack)
 
-    template.has_resource_properties(CONFIG, {"FunctionName": fn_name, "Qualifier": "live", "MaximumRetryAttempts": 0})
+    template.has_resource_properties(CONFIG, {"Function": fn_name, "Qualifier": "live", "RetryAttempts": 0})
     on_alias = template.find_resources(CONFIG, {"Properties": {"Qualifier": "live"}})
     assert [logical_id(stack, alias) in config["DependsOn"] for config in on_alias.values()] == [True]
     template.has_resource_properties(
-        CONFIG, {"FunctionName": fn_name, "Qualifier": {"Fn::GetAtt": Match.any_value()}, "MaximumRetryAttempts": 1}
+        CONFIG, {"Function": fn_name, "Qualifier": {"Fn::GetAtt": Match.any_value()}, "RetryAttempts": 1}
     )
 
 
@@ -148,9 +149,7 @@ def test_string_function_passes_through_unchanged():
     stack = make_stack()
     AsyncInvokeConfig(stack, "Config", function="orders:live", retry_attempts=2)
 
-    Template.from_stack(stack).has_resource_properties(
-        CONFIG, {"FunctionName": "orders:live", "Qualifier": Match.absent()}
-    )
+    Template.from_stack(stack).has_resource_properties(CONFIG, {"Function": "orders:live", "Qualifier": Match.absent()})
 
 
 @pytest.mark.parametrize(
@@ -184,7 +183,7 @@ def test_an_imported_function_is_named_by_its_name_only_where_the_stack_is_its_a
         stack, "Config", function=lambda_.Function.from_function_arn(stack, "Fn", imported), retry_attempts=0
     )
 
-    Template.from_stack(stack).has_resource_properties(CONFIG, {"FunctionName": declared})
+    Template.from_stack(stack).has_resource_properties(CONFIG, {"Function": declared})
 
 
 def test_configs_omit_the_default_removal_policies_and_keep_a_declared_one():
@@ -230,6 +229,30 @@ def test_destination_objects_grant_the_functions_role_and_the_config_waits_for_t
     )
     (config,) = template.find_resources(CONFIG).values()
     assert role_policy in config["DependsOn"]
+    assert logical_id(stack, fn.role) not in config["DependsOn"]  # the role itself does not change
+
+
+def test_a_grant_on_an_imported_role_is_waited_for_and_a_config_granting_nothing_waits_for_no_role():
+    stack = make_stack(ENV)
+    queue = sqs.Queue(stack, "Dlq")
+    role = iam.Role.from_role_arn(stack, "Role", "arn:aws:iam::123456789012:role/orders")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:"
+    granted = lambda_.Function.from_function_attributes(stack, "Orders", function_arn=f"{arn}orders", role=role)
+    plain = lambda_.Function.from_function_attributes(
+        stack,
+        "Billing",
+        function_arn=f"{arn}billing",
+        role=iam.Role.from_role_arn(stack, "Other", "arn:aws:iam::123456789012:role/billing"),
+    )
+    with_grant = AsyncInvokeConfig(stack, "Granted", function=granted, on_failure=destinations.SqsDestination(queue))
+    without = AsyncInvokeConfig(stack, "Plain", function=plain, retry_attempts=0)
+
+    resources = Template.from_stack(stack).to_json()["Resources"]
+
+    grant = logical_id(stack, role.node.find_child("Policy"))
+    assert grant in resources[logical_id(stack, with_grant.resource)]["DependsOn"]
+    waits = resources[logical_id(stack, without.resource)]["DependsOn"]
+    assert [resources[key]["Type"] for key in waits] == ["AWS::IAM::ManagedPolicy"]
 
 
 def test_destination_arn_string_is_granted_to_a_known_role():
@@ -274,7 +297,7 @@ def test_imported_function_without_role_and_a_destination_object_synthesizes_wit
 
     template = Template.from_stack(stack)
 
-    template.has_resource_properties(CONFIG, {"FunctionName": "legacy"})
+    template.has_resource_properties(CONFIG, {"Function": "legacy"})
     template.resource_count_is("AWS::IAM::Policy", 0)
     Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp("not granted permission"))
 

@@ -101,7 +101,7 @@ class ResponseServer:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(address, Handler)
-        host, port = self.httpd.server_address[:2]
+        host, port = str(self.httpd.server_address[0]), self.httpd.server_address[1]
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         default_port = tls is not None and port == 443

@@ -16,21 +16,19 @@ from constructs import Construct
 
 from .handler.contract import (
     DATA_FUNCTION_ARN,
-    DESTINATION,
-    DESTINATION_CONFIG,
     DESTINATION_PATTERN,
     EVENT_AGE_RANGE,
-    FUNCTION_NAME,
+    FUNCTION,
     FUNCTION_NAME_PATTERN,
     LATEST,
-    MAXIMUM_EVENT_AGE_IN_SECONDS,
-    MAXIMUM_RETRY_ATTEMPTS,
+    MAX_EVENT_AGE,
     ON_FAILURE,
     ON_SUCCESS,
     QUALIFIER,
     REMOVAL_POLICY,
     REMOVAL_RETAIN,
     RESOURCE_TYPE,
+    RETRY_ATTEMPTS,
     RETRY_ATTEMPTS_RANGE,
     InvalidProperty,
     check_destination,
@@ -108,15 +106,14 @@ class AsyncInvokeConfig(Construct):
             for half, destination in ((ON_SUCCESS, on_success), (ON_FAILURE, on_failure))
             if destination is not None
         }
-        properties: dict[str, Any] = {FUNCTION_NAME: _declared_name(self, target)}
+        properties: dict[str, Any] = {FUNCTION: _declared_name(self, target)}
         if target.qualifier is not None:
             properties[QUALIFIER] = target.qualifier
         if retry_attempts is not None:
-            properties[MAXIMUM_RETRY_ATTEMPTS] = retry_attempts
+            properties[RETRY_ATTEMPTS] = retry_attempts
         if max_event_age is not None:
-            properties[MAXIMUM_EVENT_AGE_IN_SECONDS] = max_event_age.to_seconds()
-        if bound:
-            properties[DESTINATION_CONFIG] = {half: {DESTINATION: arn} for half, arn in bound.items()}
+            properties[MAX_EVENT_AGE] = max_event_age.to_seconds()
+        properties.update(bound)
         if removal_policy == RemovalPolicy.RETAIN:
             properties[REMOVAL_POLICY] = REMOVAL_RETAIN
 
@@ -136,7 +133,7 @@ class AsyncInvokeConfig(Construct):
         provider.add_config(
             self.resource, properties, target.policy, target.function if plain else None, target.qualifier
         )
-        self._depend_on_target(target)
+        self._depend_on_target(target, granted=bool(bound))
 
     @staticmethod
     def configure_drift_check(scope: Construct, *, on_deploy: bool = True, schedule: Duration | None = None) -> None:
@@ -152,14 +149,17 @@ class AsyncInvokeConfig(Construct):
             raise InvalidProperty(f"`schedule` must be at least 1 minute; got {schedule.to_human_string()}.")
         Provider.of(scope).configure(on_deploy, schedule)
 
-    def _depend_on_target(self, target: _Target) -> None:
-        """Wait for the send grants on the function's role, and for a version or alias named only by a literal
-        qualifier; a plain function is already waited for through its ARN."""
+    def _depend_on_target(self, target: _Target, granted: bool) -> None:
+        """Wait for the policies that hold the send grants on the function's role (not the role itself: nothing of it
+        changes), and for a version or alias named only by a literal qualifier; a plain function is already waited
+        for through its name."""
         function = target.function
         if function is None:
             return
         underlying = getattr(function, "lambda_", function)
-        for dependency in (function.role, None if underlying is function else function):
+        role = function.role
+        grants = [c for c in role.node.children if isinstance(c, iam.Policy)] if granted and role is not None else []
+        for dependency in (*grants, None if underlying is function else function):
             if dependency is not None and Stack.of(dependency) is Stack.of(self):
                 self.resource.node.add_dependency(dependency)
 

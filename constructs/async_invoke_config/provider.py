@@ -25,7 +25,6 @@ from aws_cdk import (
     IAspect,
     IResolvable,
     IResolveContext,
-    IStableListProducer,
     IStableStringProducer,
     Lazy,
     RemovalPolicy,
@@ -43,6 +42,7 @@ from constructs import Construct, IConstruct
 from .handler.contract import (
     BARE_NAME_MAX,
     CONFIGS,
+    CONFIGS_SEPARATOR,
     DECLARATIONS,
     DEPLOY_TOKEN,
     DRIFT_CHECK_TYPE,
@@ -149,7 +149,7 @@ class Provider(Construct):
             resource_type=DRIFT_CHECK_TYPE,
             properties={
                 DEPLOY_TOKEN: deploy_token(self),
-                CONFIGS: Lazy.list(_ListOf(lambda: [config.resource.ref for config in self._configs])),
+                CONFIGS: _Late(self._config_ids),
                 DECLARATIONS: Lazy.string(_Once(self._digest)),
             },
             service_timeout=SERVICE_TIMEOUT,
@@ -289,6 +289,14 @@ class Provider(Construct):
             service="ssm", resource="parameter", resource_name=f"{PARAMETER_ROOT.lstrip('/')}/{path}"
         )
 
+    def _config_ids(self) -> Any:
+        """The configs' physical ids in one `Fn::Sub` string (`${Config1},${Config2}`): each costs its logical id and
+        three characters, and CloudFormation still waits for every config before the check runs."""
+        if not self._configs:
+            return []
+        ids = [self.stack.resolve(_cfn(config.resource).logical_id) for config in self._configs]
+        return {"Fn::Sub": CONFIGS_SEPARATOR.join(f"${{{logical_id}}}" for logical_id in ids)}
+
     def _digest(self) -> str:
         """A digest of every config's logical id and declaration: it changes exactly when a config is added, removed,
         renamed or changes, so that even with a fixed token the drift check runs then."""
@@ -382,15 +390,6 @@ class _Late:
 
     def to_string(self) -> str:
         return Token.as_string(self)
-
-
-@jsii.implements(IStableListProducer)
-class _ListOf:
-    def __init__(self, produce: Callable[[], list[str]]) -> None:
-        self._produce = produce
-
-    def produce(self) -> list[str]:
-        return self._produce()
 
 
 @jsii.implements(IStableStringProducer)
