@@ -52,7 +52,7 @@ class Plan:
 
 
 FULL = Plan(5, (1, 100, 400), (("c", 100), ("c", 400), ("b", 100), ("a", 100)), (3, 300), (1, 50, 400), 10, True)
-QUICK = Plan(1, (1, 3), (("c", 3),), (3, 2), (1, 2), 2, False)
+QUICK = Plan(1, (1, 2), (("c", 2),), (3, 2), (1, 2), 1, False)
 
 
 def spread(values: list[float], unit: str = "", digits: int = 2) -> str:
@@ -94,27 +94,29 @@ def templates(plan: Plan) -> None:
     print("|---|---|---|---|---|---|---|---|")
     most: dict[tuple[str, str], str] = {}
     for key, (title, case) in CASES.items():
+        measured: dict[str, dict[int, template_size.Synth]] = {}
+        base: dict[str, template_size.Synth] = {}
         marginal: dict[str, float] = {}
         for name, declare in CONSTRUCTS.items():
-            base = synth(case, declare, 0)
-            measured = {count: synth(case, declare, count) for count in plan.sizes}
-            low, high = measured[plan.sizes[-2]], measured[plan.sizes[-1]]
+            base[name] = synth(case, declare, 0)
+            measured[name] = {count: synth(case, declare, count) for count in plan.sizes}
+            low, high = measured[name][plan.sizes[-2]], measured[name][plan.sizes[-1]]
             marginal[name] = (high.bytes - low.bytes) / (plan.sizes[-1] - plan.sizes[-2])
-            above = f"{marginal[name] - marginal[NATIVE]:+,.0f}" if NATIVE in marginal else ""
-            for count, one in measured.items():
+        for name, declare in CONSTRUCTS.items():
+            for count, one in measured[name].items():
                 over = "" if one.deployable else f" (over {RESOURCE_LIMIT}: does not deploy)"
                 last = count == plan.sizes[-1]
+                extra = f"| {marginal[name]:,.0f} | {marginal[name] - marginal[NATIVE]:+,.0f} |" if last else "| | |"
                 print(
                     f"| ({key}) {title} | {name} | {count} | {one.resources}{over} | {one.bytes:,} "
-                    f"| {(one.bytes - base.bytes) / count:,.0f} | {f'{marginal[name]:,.0f}' if last else ''} "
-                    f"| {above if last else ''} |"
+                    f"| {(one.bytes - base[name].bytes) / count:,.0f} {extra}"
                 )
+            first, high = measured[name][plan.sizes[0]], measured[name][plan.sizes[-1]]
             if plan.most:
-                count = template_size.most_configs(case, declare, measured[1], high, plan.sizes[-1])
-                most[(key, name)] = str(count)
+                most[(key, name)] = str(template_size.most_configs(case, declare, first, high, plan.sizes[-1]))
             else:
-                per = (high.resources - measured[1].resources) / (plan.sizes[-1] - 1)
-                most[(key, name)] = f"~{int((RESOURCE_LIMIT - (measured[1].resources - per)) // per)} (estimated)"
+                per = (high.resources - first.resources) / (plan.sizes[-1] - plan.sizes[0])
+                most[(key, name)] = f"~{int((RESOURCE_LIMIT - (first.resources - per)) // per)} (estimated)"
     print(f"\n### Most configs one stack holds (at most {RESOURCE_LIMIT} resources, confirmed by synth)\n")
     print(f"| case | {' | '.join(CONSTRUCTS)} |\n|---|---|---|---|")
     for key, (title, _) in CASES.items():

@@ -207,8 +207,8 @@ def synth(case: CaseBuild, declare: Declare, count: int, stacks: int = 1) -> Syn
 
 
 def most_configs(case: CaseBuild, declare: Declare, at_one: Synth, at_many: Synth, many: int) -> int:
-    """The most configs one stack holds under the resource limit: estimated from two sizes, then confirmed by synth
-    (the largest count whose stack has at most 500 resources)."""
+    """The most configs one stack holds under the resource limit: estimated from 1 and `many` configs, then confirmed
+    by synth (the largest count whose stack has at most 500 resources)."""
     per_config = (at_many.resources - at_one.resources) / (many - 1)
     fixed = at_one.resources - per_config
     count = max(1, int((RESOURCE_LIMIT - fixed) // per_config))
