@@ -20,8 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -161,19 +160,6 @@ def linearity(plan: Plan) -> None:
         print(f"| {name} | {spread(one)} | {spread(many)} | {spread(ratios)} |")
 
 
-@contextmanager
-def localstack() -> Iterator[str]:
-    given = os.environ.get("EMULATOR_ENDPOINT")
-    if given:
-        yield given
-        return
-    running = emulator.start()
-    try:
-        yield running.endpoint
-    finally:
-        running.stop()
-
-
 def handlers(plan: Plan, endpoint: str) -> None:
     why = peers.unavailable()
     work = peers.workdir()
@@ -259,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     timed(lambda: templates(plan))
     timed(lambda: synth_times(plan))
     timed(lambda: linearity(plan))
-    with localstack() as endpoint:
+    with emulator.running() as endpoint:
         timed(lambda: handlers(plan, endpoint))
         timed(lambda: drift(plan, endpoint))
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "constructs"))
@@ -97,28 +98,23 @@ CASES: dict[str, tuple[str, CaseBuild]] = {
 }
 
 
+def props(target: Target) -> dict[str, Any]:
+    """The props of one config, the same for AsyncInvokeConfig and the native L2 (same names)."""
+    return {
+        "function": target.function,
+        "retry_attempts": RETRY_ATTEMPTS,
+        "max_event_age": MAX_EVENT_AGE,
+        "on_success": target.on_success,
+        "on_failure": target.on_failure,
+    }
+
+
 def ours(stack: cdk.Stack, id_: str, target: Target) -> None:
-    AsyncInvokeConfig(
-        stack,
-        id_,
-        function=target.function,
-        retry_attempts=RETRY_ATTEMPTS,
-        max_event_age=MAX_EVENT_AGE,
-        on_success=target.on_success,
-        on_failure=target.on_failure,
-    )
+    AsyncInvokeConfig(stack, id_, **props(target))
 
 
 def native(stack: cdk.Stack, id_: str, target: Target) -> None:
-    lambda_.EventInvokeConfig(
-        stack,
-        id_,
-        function=target.function,
-        retry_attempts=RETRY_ATTEMPTS,
-        max_event_age=MAX_EVENT_AGE,
-        on_success=target.on_success,
-        on_failure=target.on_failure,
-    )
+    lambda_.EventInvokeConfig(stack, id_, **props(target))
 
 
 def aws_custom_resource(stack: cdk.Stack, id_: str, target: Target) -> None:

@@ -4,14 +4,12 @@ printed for people, never checked here."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import peers  # noqa: E402
 
 SECTIONS = (
     "## Template size",
@@ -41,9 +39,9 @@ def test_the_benchmark_command_runs_quick_and_prints_every_section_for_every_con
         assert section in run.stdout
     for construct in ("AsyncInvokeConfig", "native EventInvokeConfig", "AwsCustomResource"):
         assert f"| {construct} |" in run.stdout
-    why = peers.unavailable()
-    if why is None:  # node and the npm SDK are installed by scripts/setup: AwsCustomResource's handler really ran
+    node_side = shutil.which("node") and (ROOT / "node_modules" / "@aws-sdk" / "client-lambda").is_dir()
+    if node_side:  # scripts/setup installs the npm SDK: AwsCustomResource's own handler really ran
         assert "not run" not in run.stdout
         assert "| AwsCustomResource | Create |" in run.stdout
     else:
-        assert f"not run: {why}" in run.stdout
+        assert "not run: " in run.stdout
