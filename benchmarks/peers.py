@@ -76,14 +76,15 @@ def peer_asset(outdir: Path) -> Path:
 
 
 @contextmanager
-def https_answers(workdir: Path) -> Iterator[tuple[ResponseServer, Path]]:
+def https_answers(workdir: Path, port: int = 443) -> Iterator[tuple[ResponseServer, Path]]:
     """tools/cloudformation.py's answer server over https with a throwaway self-signed certificate (the certificate
     file is returned, for the handlers to trust). On port 443, since AwsCustomResource's handler PUTs its answer to
     the ResponseURL's host on 443 whatever port the URL names (a presigned S3 URL has none); on a loopback address
-    of its own (127.0.0.0/8), so that runs beside each other do not collide."""
+    of its own (127.0.0.0/8), so that runs beside each other do not collide. `port=0`: any free port (enough for
+    this project's handler, which PUTs to the port the URL names)."""
     cert, key = workdir / "cert.pem", workdir / "key.pem"
     last: OSError | None = None
-    for _ in range(20):
+    for _ in range(20 if port else 1):
         host = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={host}"]
@@ -94,7 +95,7 @@ def https_answers(workdir: Path) -> Iterator[tuple[ResponseServer, Path]]:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         try:
-            server = ResponseServer(address=(host, 443), tls=context)
+            server = ResponseServer(address=(host, port), tls=context)
         except OSError as error:  # taken, or port 443 needs privileges here
             last = error
             continue
@@ -102,7 +103,7 @@ def https_answers(workdir: Path) -> Iterator[tuple[ResponseServer, Path]]:
         with server:
             yield server, cert
         return
-    raise OSError(f"no loopback address could serve https on port 443: {last}")
+    raise OSError(f"no loopback address could serve https on port {port}: {last}")
 
 
 class HandlerProcess:
