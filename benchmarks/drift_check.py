@@ -15,6 +15,7 @@ import contextlib
 import io
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import emulator  # noqa: E402
 import index  # noqa: E402
 from async_invoke_config import cli  # noqa: E402
 from cloudformation import Context, ResponseServer, StaticStack, new_stack_id  # noqa: E402
-from contract import RESOURCE_TYPE  # noqa: E402
+from contract import FUNCTION, MAX_EVENT_AGE, RESOURCE_TYPE, RETRY_ATTEMPTS  # noqa: E402
 from local_cloud import create_function  # noqa: E402
 from report import IN_SYNC  # noqa: E402
 
@@ -70,7 +71,25 @@ def report(endpoint: str, cloudformation: str, stack_name: str, count: int) -> s
     )
 
 
-def run(endpoint: str, count: int) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Check:
+    count: int
+    seconds: float
+    checked: str
+    corrected: str
+    calls: collections.Counter[str]
+    metrics_lines: int = 0
+    report: str = ""  # the drift report's row over the same configs (read only)
+
+    def row(self) -> str:
+        summary = ", ".join(f"{op} {n}" for op, n in sorted(self.calls.items()))
+        return (
+            f"| {self.count} | {self.seconds:.2f} s | {self.checked} checked, {self.corrected} corrected; metrics: "
+            f"{self.metrics_lines} log line | {sum(self.calls.values())} ({summary}) |"
+        )
+
+
+def run(endpoint: str, count: int) -> Check:
     calls: collections.Counter[str] = collections.Counter()
     stack_id = new_stack_id(f"Bench{count}")
     with ResponseServer(stack_id) as server:
@@ -80,12 +99,14 @@ def run(endpoint: str, count: int) -> tuple[str, str]:
             "ssm": emulator.client(endpoint, "ssm", calls),
             "cloudformation": emulator.client(server.url, "cloudformation", calls),
         }
-        names = [create_function(clients["lambda"], f"bench{count}-{i:03d}").split(":")[-1] for i in range(count)]
+        prefix = uuid.uuid4().hex[:6]
+        created = [create_function(clients["lambda"], f"bench{prefix}-{count}-{i:03d}") for i in range(count)]
+        names = [arn.split(":")[-1] for arn in created]
         arns = []
         for name in names:
             event = server.event(
                 "Create",
-                {"FunctionName": name, "MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 600},
+                {FUNCTION: name, RETRY_ATTEMPTS: 1, MAX_EVENT_AGE: 600},
                 logical_id=f"C{name}",
             )
             index.on_event(event, Context(), clients=clients.__getitem__)
@@ -109,11 +130,8 @@ def run(endpoint: str, count: int) -> tuple[str, str]:
             index.on_event(event, Context(900), clients=clients.__getitem__)
         elapsed = time.perf_counter() - started
         (answer,) = server.answers(event)
-    summary = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
-    return (
-        f"| {count} | {elapsed:.2f} s | {answer['Data']['Checked']} checked, {answer['Data']['Corrected']} "
-        f"corrected; metrics: {len(printed.getvalue().splitlines())} log line | {sum(calls.values())} ({summary}) |"
-    ), read_only
+    lines = len(printed.getvalue().splitlines())
+    return Check(count, elapsed, answer["Data"]["Checked"], answer["Data"]["Corrected"], calls, lines, read_only)
 
 
 def main() -> None:
@@ -123,9 +141,9 @@ def main() -> None:
         print("| configs | drift check time | result | API calls |\n|---|---|---|---|")
         for count in (1, 50, 400):
             rows.append(run(running.endpoint, count))
-            print(rows[-1][0], flush=True)
+            print(rows[-1].row(), flush=True)
         print("\n| configs | drift report time | result | API calls | writes |\n|---|---|---|---|---|")
-        print("\n".join(read_only for _, read_only in rows))
+        print("\n".join(check.report for check in rows))
     finally:
         running.stop()
 

@@ -7,14 +7,19 @@ construct imports this module at synth time and the handler imports it in Lambda
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 RESOURCE_TYPE = "Custom::LambdaAsyncInvokeConfig"
 DRIFT_CHECK_TYPE = "Custom::LambdaAsyncInvokeConfigDriftCheck"
 # The drift check's properties: a new token each synth (so that every deploy sends it an Update), the physical ids
 # of the configs the template declares (the only ones it reads), and a digest of their declarations (so that, with a
 # fixed token, it still runs whenever a config is added, removed, renamed or changed).
+# `Configs` is one string, the physical ids joined by CONFIGS_SEPARATOR (`{"Fn::Sub": "${Config1},${Config2}"}` in
+# the template: a few bytes per config); earlier versions sent a list, still read.
 DEPLOY_TOKEN = "DeployToken"
 CONFIGS = "Configs"
+CONFIGS_SEPARATOR = ","
 DECLARATIONS = "Declarations"
 # The scheduled drift check's event (from EventBridge, not CloudFormation): {SCHEDULE_KEY: {"StackId": ...}}.
 SCHEDULE_KEY = "AsyncInvokeConfigDriftCheck"
@@ -23,6 +28,10 @@ SCHEDULE_KEY = "AsyncInvokeConfigDriftCheck"
 # that a stack's handler may write its own records only. The config's claims are the parameters under its path.
 PARAMETER_ROOT = "/async-invoke-config"
 
+# The Lambda API's names. Earlier versions named the custom resource's properties after them too (a destination as
+# `DestinationConfig: {OnSuccess: {Destination: ARN}}`); the handler still reads that shape, since CloudFormation
+# sends a config deployed with it its old properties (OldResourceProperties, and the properties of the Delete of a
+# config removed before any Update).
 FUNCTION_NAME = "FunctionName"
 QUALIFIER = "Qualifier"
 MAXIMUM_RETRY_ATTEMPTS = "MaximumRetryAttempts"
@@ -32,22 +41,29 @@ ON_SUCCESS = "OnSuccess"
 ON_FAILURE = "OnFailure"
 DESTINATION = "Destination"
 REMOVAL_POLICY = "RemovalPolicy"
+# The custom resource's properties, named after the construct's props: every config repeats them in the template,
+# so they are short, and a destination is its ARN alone (`OnSuccess: ARN`).
+FUNCTION = "Function"
+RETRY_ATTEMPTS = "RetryAttempts"
+MAX_EVENT_AGE = "MaxEventAge"
 # Set by CloudFormation (ServiceToken) or read by it (ServiceTimeout); both arrive among the properties.
 SERVICE_TOKEN = "ServiceToken"
 SERVICE_TIMEOUT = "ServiceTimeout"
 
 PROPERTIES = frozenset(
     {
-        FUNCTION_NAME,
+        FUNCTION,
         QUALIFIER,
-        MAXIMUM_RETRY_ATTEMPTS,
-        MAXIMUM_EVENT_AGE_IN_SECONDS,
-        DESTINATION_CONFIG,
+        RETRY_ATTEMPTS,
+        MAX_EVENT_AGE,
+        ON_SUCCESS,
+        ON_FAILURE,
         REMOVAL_POLICY,
         SERVICE_TOKEN,
         SERVICE_TIMEOUT,
     }
 )
+RENAMED = {FUNCTION_NAME: FUNCTION, MAXIMUM_RETRY_ATTEMPTS: RETRY_ATTEMPTS, MAXIMUM_EVENT_AGE_IN_SECONDS: MAX_EVENT_AGE}
 
 DATA_FUNCTION_ARN = "FunctionArn"
 DATA_ACTION = "Action"
@@ -103,7 +119,42 @@ class InvalidProperty(ValueError):
     """A declared value the API would reject; the message names the property and the value."""
 
 
-def parse_function_name(value: str, prop: str = FUNCTION_NAME) -> tuple[str, str | None]:
+def current_properties(props: Mapping[str, Any]) -> dict[str, Any]:
+    """A config's properties in the current shape, from either shape; a mix of the two is refused (no template of
+    either version writes one)."""
+    earlier = sorted(set(props) & (set(RENAMED) | {DESTINATION_CONFIG}))
+    if not earlier:
+        return dict(props)
+    current = sorted(set(props) & {FUNCTION, RETRY_ATTEMPTS, MAX_EVENT_AGE, ON_SUCCESS, ON_FAILURE})
+    if current:
+        raise InvalidProperty(f"Properties {earlier} (earlier names) and {current} (current names) are mixed.")
+    renamed = {RENAMED.get(key, key): value for key, value in props.items() if key != DESTINATION_CONFIG}
+    config = props.get(DESTINATION_CONFIG) or {}
+    if not isinstance(config, Mapping):
+        raise InvalidProperty(f"`{DESTINATION_CONFIG}` must be an object; got {config!r}.")
+    unknown = sorted(set(config) - {ON_SUCCESS, ON_FAILURE})
+    if unknown:
+        raise InvalidProperty(f"`{DESTINATION_CONFIG}` has unknown keys {unknown}.")
+    for half, part in config.items():
+        if part is None:
+            continue
+        if not isinstance(part, Mapping):
+            raise InvalidProperty(
+                f"`{DESTINATION_CONFIG}.{half}` must be an object with a `{DESTINATION}`; got {part!r}."
+            )
+        if part.get(DESTINATION) not in (None, ""):
+            renamed[half] = part[DESTINATION]
+    return renamed
+
+
+def config_ids(value: Any) -> list[str]:
+    """The physical ids a drift check's `Configs` names: a joined string, or a list (earlier versions)."""
+    if isinstance(value, str):
+        return [part for part in value.split(CONFIGS_SEPARATOR) if part]
+    return [str(part) for part in value or []]
+
+
+def parse_function_name(value: str, prop: str = FUNCTION) -> tuple[str, str | None]:
     """Split a function name in any accepted form into (function name, qualifier or None)."""
     match = FUNCTION_NAME_PATTERN.fullmatch(value) if len(value) <= FUNCTION_NAME_MAX else None
     if match is None:

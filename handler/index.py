@@ -26,6 +26,7 @@ from contract import (
     DATA_FUNCTION_ARN,
     DATA_SKIPPED,
     DRIFT_CHECK_TYPE,
+    FUNCTION,
     FUNCTION_NAME,
     METRICS_DIMENSION,
     METRICS_NAMESPACE,
@@ -33,6 +34,7 @@ from contract import (
     REMOVAL_RETAIN,
     SCHEDULE_KEY,
     InvalidProperty,
+    config_ids,
     is_config_arn,
 )
 from drift import Item, Report, check
@@ -154,7 +156,8 @@ def on_event(
         return scheduled(event, services)
     responder = Responder(event, opener, sleep)
     failed_id = event.get("PhysicalResourceId") or f"{NOT_CREATED}{event.get('LogicalResourceId', '')}"
-    function = (event.get("ResourceProperties") or {}).get(FUNCTION_NAME)
+    properties = event.get("ResourceProperties") or {}
+    function = properties.get(FUNCTION) or properties.get(FUNCTION_NAME)  # either shape (see contract.py)
     subject = f"the async-invoke config of {function!r}" if function else "the async-invoke drift check"
     watchdog = threading.Timer(
         max(0.0, deadline.remaining() + CALL_TIMEOUT),
@@ -331,7 +334,7 @@ def drift_check(event: Mapping[str, Any], services_for: ServicesFor) -> Outcome:
     if skip:
         decision("drift_check_skipped", request=kind, reason=skip)
         return Outcome(physical_id, data={DATA_CHECKED: "0", DATA_CORRECTED: "0", DATA_CORRECTIONS: ""})
-    arns = [str(arn) for arn in (event.get("ResourceProperties") or {}).get(CONFIGS) or [] if is_config_arn(arn)]
+    arns = [arn for arn in config_ids((event.get("ResourceProperties") or {}).get(CONFIGS)) if is_config_arn(arn)]
     twice = sorted({arn for arn in arns if arns.count(arn) > 1})
     if twice:
         raise InvalidProperty(

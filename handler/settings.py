@@ -12,9 +12,11 @@ from contract import (
     DESTINATION_CONFIG,
     DESTINATION_PATTERN,
     EVENT_AGE_RANGE,
+    FUNCTION,
     FUNCTION_NAME,
     FUNCTION_NAME_PATTERN,
     LATEST,
+    MAX_EVENT_AGE,
     MAXIMUM_EVENT_AGE_IN_SECONDS,
     MAXIMUM_RETRY_ATTEMPTS,
     ON_FAILURE,
@@ -24,10 +26,12 @@ from contract import (
     REMOVAL_DESTROY,
     REMOVAL_POLICIES,
     REMOVAL_POLICY,
+    RETRY_ATTEMPTS,
     RETRY_ATTEMPTS_RANGE,
     InvalidProperty,
     check_destination,
     check_range,
+    current_properties,
     is_self_destination,
     parse_function_name,
     resolve_qualifier,
@@ -125,19 +129,13 @@ def _integer(props: Mapping[str, Any], prop: str, bounds: tuple[int, int]) -> in
     return check_range(raw, bounds, prop)
 
 
-def _destination(config: Mapping[str, Any], half: str) -> str | None:
-    prop = f"{DESTINATION_CONFIG}.{half}.{DESTINATION}"
-    part = config.get(half)
-    if part is None:
-        return None
-    if not isinstance(part, Mapping):
-        raise InvalidProperty(f"`{DESTINATION_CONFIG}.{half}` must be an object with a `{DESTINATION}`; got {part!r}.")
-    arn = part.get(DESTINATION)
+def _destination(props: Mapping[str, Any], half: str) -> str | None:
+    arn = props.get(half)
     if arn in (None, ""):
         return None
     if not isinstance(arn, str):
-        raise InvalidProperty(f"`{prop}` must be an ARN string; got {arn!r}.")
-    return check_destination(arn, half, prop)
+        raise InvalidProperty(f"`{half}` must be a destination ARN string; got {arn!r}.")
+    return check_destination(arn, half, half)
 
 
 def _string(props: Mapping[str, Any], prop: str) -> str | None:
@@ -148,37 +146,29 @@ def _string(props: Mapping[str, Any], prop: str) -> str | None:
 
 
 def from_properties(props: Mapping[str, Any]) -> Declared:
-    """Validate the custom resource's properties (every scalar a string) before anything is written."""
+    """Validate the custom resource's properties (every scalar a string), in either shape (contract.py), before
+    anything is written."""
+    props = current_properties(props)
     unknown = sorted(set(props) - PROPERTIES)
     if unknown:
         raise InvalidProperty(f"Unknown properties {unknown}; expected some of {sorted(PROPERTIES)}.")
-    function_name = _string(props, FUNCTION_NAME)
+    function_name = _string(props, FUNCTION)
     if function_name is None:
-        raise InvalidProperty(f"`{FUNCTION_NAME}` is required.")
+        raise InvalidProperty(f"`{FUNCTION}` is required.")
     qualifier = resolve_qualifier(function_name, _string(props, QUALIFIER))
-
-    config = props.get(DESTINATION_CONFIG) or {}
-    if not isinstance(config, Mapping):
-        raise InvalidProperty(f"`{DESTINATION_CONFIG}` must be an object; got {config!r}.")
-    unknown_halves = sorted(set(config) - {ON_SUCCESS, ON_FAILURE})
-    if unknown_halves:
-        raise InvalidProperty(f"`{DESTINATION_CONFIG}` has unknown keys {unknown_halves}.")
     settings = Settings(
-        retry_attempts=_integer(props, MAXIMUM_RETRY_ATTEMPTS, RETRY_ATTEMPTS_RANGE),
-        max_event_age=_integer(props, MAXIMUM_EVENT_AGE_IN_SECONDS, EVENT_AGE_RANGE),
-        on_success=_destination(config, ON_SUCCESS),
-        on_failure=_destination(config, ON_FAILURE),
+        retry_attempts=_integer(props, RETRY_ATTEMPTS, RETRY_ATTEMPTS_RANGE),
+        max_event_age=_integer(props, MAX_EVENT_AGE, EVENT_AGE_RANGE),
+        on_success=_destination(props, ON_SUCCESS),
+        on_failure=_destination(props, ON_FAILURE),
     )
     if settings.is_empty():
         raise InvalidProperty(
-            f"Declare at least one of `{MAXIMUM_RETRY_ATTEMPTS}`, `{MAXIMUM_EVENT_AGE_IN_SECONDS}` "
-            f"or a destination in `{DESTINATION_CONFIG}`."
+            f"Declare at least one of `{RETRY_ATTEMPTS}`, `{MAX_EVENT_AGE}`, `{ON_SUCCESS}` or `{ON_FAILURE}`."
         )
-    for label, arn in ((SUCCESS_LABEL, settings.on_success), (FAILURE_LABEL, settings.on_failure)):
+    for half, arn in ((ON_SUCCESS, settings.on_success), (ON_FAILURE, settings.on_failure)):
         if arn is not None and is_self_destination(function_name, arn):
-            raise InvalidProperty(
-                f"`{label}` {arn!r} is the function itself; a function cannot be its own destination."
-            )
+            raise InvalidProperty(f"`{half}` {arn!r} is the function itself; a function cannot be its own destination.")
 
     removal = (_string(props, REMOVAL_POLICY) or REMOVAL_DESTROY).lower()
     if removal not in REMOVAL_POLICIES:

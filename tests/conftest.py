@@ -26,14 +26,8 @@ ROLE = "arn:aws:iam::000000000000:role/async-invoke-test"
 def endpoint() -> Iterator[str]:
     """LocalStack, started once per run (or one already running at $EMULATOR_ENDPOINT). A failure to start fails the
     tests that need it; nothing is skipped."""
-    if os.environ.get("EMULATOR_ENDPOINT"):
-        yield os.environ["EMULATOR_ENDPOINT"]
-        return
-    running = emulator.start()
-    try:
-        yield running.endpoint
-    finally:
-        running.stop()
+    with emulator.running() as running:
+        yield running
 
 
 @dataclass

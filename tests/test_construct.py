@@ -118,10 +118,10 @@ def test_properties_follow_the_contract():
             {
                 "ServiceToken": Match.any_value(),
                 "ServiceTimeout": Match.any_value(),
-                "FunctionName": {"Fn::GetAtt": [logical_id(stack, fn), "Arn"]},
-                "MaximumRetryAttempts": 1,
-                "MaximumEventAgeInSeconds": 3600,
-                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [logical_id(stack, queue), "Arn"]}}},
+                "Function": {"Ref": logical_id(stack, fn)},
+                "RetryAttempts": 1,
+                "MaxEventAge": 3600,
+                "OnFailure": {"Fn::GetAtt": [logical_id(stack, queue), "Arn"]},
                 "RemovalPolicy": "retain",
             }
         ),
@@ -135,15 +135,15 @@ def test_alias_and_version_give_their_qualifier():
     alias = lambda_.Alias(stack, "Live", alias_name="live", version=version)
     AsyncInvokeConfig(stack, "OnAlias", function=alias, retry_attempts=0)
     AsyncInvokeConfig(stack, "OnVersion", function=version, retry_attempts=1)
-    fn_arn = {"Fn::GetAtt": [logical_id(stack, fn), "Arn"]}
+    fn_name = {"Ref": logical_id(stack, fn)}
 
     template = Template.from_stack(stack)
 
-    template.has_resource_properties(CONFIG, {"FunctionName": fn_arn, "Qualifier": "live", "MaximumRetryAttempts": 0})
+    template.has_resource_properties(CONFIG, {"Function": fn_name, "Qualifier": "live", "RetryAttempts": 0})
     on_alias = template.find_resources(CONFIG, {"Properties": {"Qualifier": "live"}})
     assert [logical_id(stack, alias) in config["DependsOn"] for config in on_alias.values()] == [True]
     template.has_resource_properties(
-        CONFIG, {"FunctionName": fn_arn, "Qualifier": {"Fn::GetAtt": Match.any_value()}, "MaximumRetryAttempts": 1}
+        CONFIG, {"Function": fn_name, "Qualifier": {"Fn::GetAtt": Match.any_value()}, "RetryAttempts": 1}
     )
 
 
@@ -151,9 +151,56 @@ def test_string_function_passes_through_unchanged():
     stack = make_stack()
     AsyncInvokeConfig(stack, "Config", function="orders:live", retry_attempts=2)
 
-    Template.from_stack(stack).has_resource_properties(
-        CONFIG, {"FunctionName": "orders:live", "Qualifier": Match.absent()}
+    Template.from_stack(stack).has_resource_properties(CONFIG, {"Function": "orders:live", "Qualifier": Match.absent()})
+
+
+@pytest.mark.parametrize(
+    ("env", "imported", "declared"),
+    [
+        (ENV, "arn:aws:lambda:us-east-1:123456789012:function:legacy", "legacy"),
+        (ENV, "arn:aws:lambda:us-east-1:123456789012:function:legacy:live", "legacy:live"),
+        (
+            None,
+            "arn:aws:lambda:us-east-1:123456789012:function:legacy",
+            "arn:aws:lambda:us-east-1:123456789012:function:legacy",
+        ),
+        (
+            ENV,
+            "arn:aws:lambda:eu-west-1:123456789012:function:legacy",
+            "arn:aws:lambda:eu-west-1:123456789012:function:legacy",
+        ),
+    ],
+)
+def test_an_imported_function_is_named_by_its_name_only_where_the_stack_is_its_account_and_region(
+    env, imported, declared
+):
+    stack = make_stack(env)
+    if env is not None and ":eu-west-1:" in imported:
+        with pytest.raises(ValueError, match="region eu-west-1"):
+            AsyncInvokeConfig(
+                stack, "Config", function=lambda_.Function.from_function_arn(stack, "Fn", imported), retry_attempts=0
+            )
+        return
+    AsyncInvokeConfig(
+        stack, "Config", function=lambda_.Function.from_function_arn(stack, "Fn", imported), retry_attempts=0
     )
+
+    Template.from_stack(stack).has_resource_properties(CONFIG, {"Function": declared})
+
+
+def test_configs_omit_the_default_removal_policies_and_keep_a_declared_one():
+    stack = make_stack()
+    AsyncInvokeConfig(stack, "Deleted", function="orders", retry_attempts=0)
+    kept = AsyncInvokeConfig(stack, "Kept", function="billing", retry_attempts=0)
+    kept.resource.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+
+    resources = Template.from_stack(stack).to_json()["Resources"]
+
+    custom = {key: value for key, value in resources.items() if value["Type"].startswith("Custom::")}
+    policies = {key: (value.get("DeletionPolicy"), value.get("UpdateReplacePolicy")) for key, value in custom.items()}
+    assert policies.pop(logical_id(stack, kept.resource)) == ("Retain", "Retain")
+    assert set(policies.values()) == {(None, None)}
+    assert len(policies) == 2  # the other config and the drift check
 
 
 def test_destination_objects_grant_the_functions_role_and_the_config_waits_for_the_grant():
@@ -184,6 +231,30 @@ def test_destination_objects_grant_the_functions_role_and_the_config_waits_for_t
     )
     (config,) = template.find_resources(CONFIG).values()
     assert role_policy in config["DependsOn"]
+    assert logical_id(stack, fn.role) not in config["DependsOn"]  # the role itself does not change
+
+
+def test_a_grant_on_an_imported_role_is_waited_for_and_a_config_granting_nothing_waits_for_no_role():
+    stack = make_stack(ENV)
+    queue = sqs.Queue(stack, "Dlq")
+    role = iam.Role.from_role_arn(stack, "Role", "arn:aws:iam::123456789012:role/orders")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:"
+    granted = lambda_.Function.from_function_attributes(stack, "Orders", function_arn=f"{arn}orders", role=role)
+    plain = lambda_.Function.from_function_attributes(
+        stack,
+        "Billing",
+        function_arn=f"{arn}billing",
+        role=iam.Role.from_role_arn(stack, "Other", "arn:aws:iam::123456789012:role/billing"),
+    )
+    with_grant = AsyncInvokeConfig(stack, "Granted", function=granted, on_failure=destinations.SqsDestination(queue))
+    without = AsyncInvokeConfig(stack, "Plain", function=plain, retry_attempts=0)
+
+    resources = Template.from_stack(stack).to_json()["Resources"]
+
+    grant = logical_id(stack, role.node.find_child("Policy"))
+    assert grant in resources[logical_id(stack, with_grant.resource)]["DependsOn"]
+    waits = resources[logical_id(stack, without.resource)]["DependsOn"]
+    assert [resources[key]["Type"] for key in waits] == ["AWS::IAM::ManagedPolicy"]
 
 
 def test_destination_arn_string_is_granted_to_a_known_role():
@@ -228,7 +299,7 @@ def test_imported_function_without_role_and_a_destination_object_synthesizes_wit
 
     template = Template.from_stack(stack)
 
-    template.has_resource_properties(CONFIG, {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:legacy"})
+    template.has_resource_properties(CONFIG, {"Function": "legacy"})
     template.resource_count_is("AWS::IAM::Policy", 0)
     Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp("not granted permission"))
 

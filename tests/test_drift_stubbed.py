@@ -104,7 +104,7 @@ class DriftHarness:
             "ResourceProperties": {
                 "ServiceToken": "arn:token",
                 "DeployToken": "t2",
-                "Configs": [arn(n) for n in configs],
+                "Configs": ",".join(arn(n) for n in configs),
             },
         }
         if kind != "Create":
@@ -137,6 +137,18 @@ def test_every_declared_config_is_read_and_none_written_when_in_sync(d):
     assert body["Status"] == "SUCCESS"
     assert body["Data"] == {"Checked": "3", "Corrected": "0", "Corrections": "", "Skipped": "0"}
     assert d.ssm.calls == ["GetParameters"]
+
+
+def test_configs_listed_as_earlier_versions_list_them_are_read_alike(d):
+    for name in NAMES:
+        d.get(name, live(name))
+    event = d.event("Update")
+    event["ResourceProperties"]["Configs"] = [arn(name) for name in NAMES]
+
+    body = d.run(event)
+
+    d.stub.assert_no_pending_responses()
+    assert body["Data"]["Checked"] == "3"
 
 
 def test_drifted_config_is_corrected_and_reported_per_field(d, caplog, capsys):

@@ -62,7 +62,7 @@ def test_every_config_of_the_example_app_through_create_update_delete(aws, endpo
         changed = copy.deepcopy(template)
         for resource in changed["Resources"].values():
             if resource["Type"] == CONFIG_TYPE:
-                resource["Properties"]["MaximumEventAgeInSeconds"] = 120
+                resource["Properties"]["MaxEventAge"] = 120
         updated = stack.deploy(changed)
         assert (updated.status, updated.denied) == ("UPDATE_COMPLETE", [])
         for resource in stack.configs().values():

@@ -206,7 +206,7 @@ def test_update_in_sync_makes_no_write(h):
 
 def test_update_removing_a_declared_field_puts_the_full_config(h):
     event = load("update")
-    del event["ResourceProperties"]["MaximumEventAgeInSeconds"]
+    del event["ResourceProperties"]["MaxEventAge"]
     h.get(IN_SYNC | {"MaximumRetryAttempts": 0})
     declared = {"MaximumRetryAttempts": 0, "DestinationConfig": {"OnFailure": {"Destination": DLQ}}}
     h.stub.add_response(
@@ -656,7 +656,7 @@ def test_response_put_failing_is_retried_until_delivered(h):
 
 def test_s3_on_failure_destination_is_written(h):
     event = load("create")
-    event["ResourceProperties"]["DestinationConfig"] = {"OnFailure": {"Destination": BUCKET}}
+    event["ResourceProperties"]["OnFailure"] = BUCKET
     declared = DECLARED | {"DestinationConfig": {"OnFailure": {"Destination": BUCKET}}}
     h.get(None)
     h.stub.add_response(
@@ -683,9 +683,9 @@ class NoCalls:
 @pytest.mark.parametrize(
     ("change", "names"),
     [
-        ({"MaximumRetryAttempts": "5"}, ["`MaximumRetryAttempts`", "5"]),
-        ({"MaximumEventAgeInSeconds": "30"}, ["`MaximumEventAgeInSeconds`", "30"]),
-        ({"FunctionName": "orders!"}, ["`FunctionName`", "'orders!'"]),
+        ({"RetryAttempts": "5"}, ["`RetryAttempts`", "5"]),
+        ({"MaxEventAge": "30"}, ["`MaxEventAge`", "30"]),
+        ({"Function": "orders!"}, ["`Function`", "'orders!'"]),
     ],
 )
 def test_invalid_properties_fail_before_any_call(change, names):
@@ -715,7 +715,7 @@ def test_unknown_request_type_is_answered_failed(name):
 
 def test_response_body_stays_within_4096_bytes_with_a_huge_reason(h):
     event = load("create")
-    event["ResourceProperties"]["FunctionName"] = "x" * 5000
+    event["ResourceProperties"]["Function"] = "x" * 5000
 
     body = h.run(event)
 

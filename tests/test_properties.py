@@ -14,8 +14,8 @@ BUCKET = "arn:aws:s3:::failed-events"
 def props(**extra):
     return {
         "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:Handler",
-        "FunctionName": "orders",
-        "MaximumRetryAttempts": "1",
+        "Function": "orders",
+        "RetryAttempts": "1",
         **extra,
     }
 
@@ -33,7 +33,7 @@ def props(**extra):
     ],
 )
 def test_function_name_forms_accepted(function_name, qualifier, expected):
-    extra = {"FunctionName": function_name} | ({"Qualifier": qualifier} if qualifier else {})
+    extra = {"Function": function_name} | ({"Qualifier": qualifier} if qualifier else {})
 
     assert from_properties(props(**extra)).target == expected
 
@@ -41,33 +41,33 @@ def test_function_name_forms_accepted(function_name, qualifier, expected):
 @pytest.mark.parametrize(
     ("extra", "names"),
     [
-        ({"FunctionName": "bad name!"}, ["`FunctionName`", "'bad name!'"]),
-        ({"FunctionName": "a" * 65}, ["`FunctionName`", "a" * 65]),
-        ({"FunctionName": ARN + ":" + "x" * 129}, ["`FunctionName`", "x" * 129]),
-        ({"FunctionName": "1" * 12 + ":function:" + "f" * 64 + ":" + "x" * 180}, ["`FunctionName`"]),
-        ({"FunctionName": ""}, ["`FunctionName`", "''"]),
+        ({"Function": "bad name!"}, ["`Function`", "'bad name!'"]),
+        ({"Function": "a" * 65}, ["`Function`", "a" * 65]),
+        ({"Function": ARN + ":" + "x" * 129}, ["`Function`", "x" * 129]),
+        ({"Function": "1" * 12 + ":function:" + "f" * 64 + ":" + "x" * 180}, ["`Function`"]),
+        ({"Function": ""}, ["`Function`", "''"]),
         ({"Qualifier": "bad qualifier!"}, ["`Qualifier`", "'bad qualifier!'"]),
         ({"Qualifier": "q" * 129}, ["`Qualifier`"]),
-        ({"FunctionName": "orders:live", "Qualifier": "7"}, ["`Qualifier`", "'7'", "'live'"]),
-        ({"MaximumRetryAttempts": "3"}, ["`MaximumRetryAttempts`", "3"]),
-        ({"MaximumRetryAttempts": "-1"}, ["`MaximumRetryAttempts`", "-1"]),
-        ({"MaximumRetryAttempts": "one"}, ["`MaximumRetryAttempts`", "'one'"]),
-        ({"MaximumRetryAttempts": "1.5"}, ["`MaximumRetryAttempts`", "'1.5'"]),
-        ({"MaximumEventAgeInSeconds": "59"}, ["`MaximumEventAgeInSeconds`", "59"]),
-        ({"MaximumEventAgeInSeconds": "21601"}, ["`MaximumEventAgeInSeconds`", "21601"]),
-        ({"DestinationConfig": {"OnSuccess": {"Destination": BUCKET}}}, ["OnSuccess", BUCKET]),
+        ({"Function": "orders:live", "Qualifier": "7"}, ["`Qualifier`", "'7'", "'live'"]),
+        ({"RetryAttempts": "3"}, ["`RetryAttempts`", "3"]),
+        ({"RetryAttempts": "-1"}, ["`RetryAttempts`", "-1"]),
+        ({"RetryAttempts": "one"}, ["`RetryAttempts`", "'one'"]),
+        ({"RetryAttempts": "1.5"}, ["`RetryAttempts`", "'1.5'"]),
+        ({"MaxEventAge": "59"}, ["`MaxEventAge`", "59"]),
+        ({"MaxEventAge": "21601"}, ["`MaxEventAge`", "21601"]),
+        ({"OnSuccess": BUCKET}, ["OnSuccess", BUCKET]),
         (
-            {"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:iam::123456789012:role/x"}}},
+            {"OnFailure": "arn:aws:iam::123456789012:role/x"},
             ["OnFailure", "iam"],
         ),
-        ({"DestinationConfig": {"OnFailure": {"Destination": "not-an-arn"}}}, ["OnFailure", "'not-an-arn'"]),
-        ({"DestinationConfig": {"OnFailure": {"Destination": QUEUE + ".fifo"}}}, ["OnFailure", "FIFO", "dlq.fifo"]),
-        ({"DestinationConfig": {"OnFailure": {"Destination": ARN + ":live"}}}, ["OnFailure", "its own destination"]),
-        ({"DestinationConfig": {"OnError": {"Destination": QUEUE}}}, ["`DestinationConfig`", "OnError"]),
-        ({"DestinationConfig": "arn"}, ["`DestinationConfig`", "'arn'"]),
+        ({"OnFailure": "not-an-arn"}, ["OnFailure", "'not-an-arn'"]),
+        ({"OnFailure": QUEUE + ".fifo"}, ["OnFailure", "FIFO", "dlq.fifo"]),
+        ({"OnFailure": ARN + ":live"}, ["OnFailure", "its own destination"]),
+        ({"OnFailure": {"Destination": QUEUE}}, ["`OnFailure`", "ARN string", QUEUE]),
+        ({"OnError": QUEUE}, ["OnError"]),
         ({"RemovalPolicy": "snapshot"}, ["`RemovalPolicy`", "'snapshot'"]),
         ({"MaximumRetryAttemps": "1"}, ["MaximumRetryAttemps"]),
-        ({"MaximumRetryAttempts": None}, ["at least one"]),
+        ({"RetryAttempts": None}, ["at least one"]),
     ],
     ids=lambda value: str(value)[:60] if isinstance(value, dict) else None,
 )
@@ -80,16 +80,17 @@ def test_invalid_properties_rejected_naming_the_property_and_value(extra, names)
 
 
 def test_missing_function_name_rejected():
-    with pytest.raises(InvalidProperty, match="`FunctionName` is required"):
-        from_properties({"MaximumRetryAttempts": "1"})
+    with pytest.raises(InvalidProperty, match="`Function` is required"):
+        from_properties({"RetryAttempts": "1"})
 
 
 def test_string_values_parsed_into_settings():
     declared = from_properties(
         props(
-            MaximumRetryAttempts="0",
-            MaximumEventAgeInSeconds="21600",
-            DestinationConfig={"OnSuccess": {"Destination": QUEUE}, "OnFailure": {"Destination": BUCKET}},
+            RetryAttempts="0",
+            MaxEventAge="21600",
+            OnSuccess=QUEUE,
+            OnFailure=BUCKET,
             RemovalPolicy="retain",
         )
     )
@@ -99,7 +100,7 @@ def test_string_values_parsed_into_settings():
 
 
 def test_empty_destination_is_no_destination():
-    declared = from_properties(props(DestinationConfig={"OnSuccess": {"Destination": ""}, "OnFailure": {}}))
+    declared = from_properties(props(OnSuccess=""))
 
     assert declared.settings == Settings(retry_attempts=1)
 
@@ -107,9 +108,46 @@ def test_empty_destination_is_no_destination():
 def test_another_functions_destination_is_not_self():
     other = "arn:aws:lambda:us-east-1:123456789012:function:orders-dlq"
 
-    declared = from_properties(props(FunctionName=ARN, DestinationConfig={"OnFailure": {"Destination": other}}))
+    declared = from_properties(props(Function=ARN, OnFailure=other))
 
     assert declared.settings.on_failure == other
+
+
+def test_properties_in_the_earlier_shape_read_as_the_current_ones():
+    earlier = {
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:Handler",
+        "FunctionName": "orders",
+        "Qualifier": "live",
+        "MaximumRetryAttempts": "0",
+        "MaximumEventAgeInSeconds": "600",
+        "DestinationConfig": {"OnSuccess": {"Destination": QUEUE}, "OnFailure": {}},
+        "RemovalPolicy": "retain",
+    }
+    current = props(Qualifier="live", RetryAttempts="0", MaxEventAge="600", OnSuccess=QUEUE, RemovalPolicy="retain")
+
+    assert from_properties(earlier) == from_properties(current)
+    assert from_properties(earlier).settings == Settings(retry_attempts=0, max_event_age=600, on_success=QUEUE)
+
+
+@pytest.mark.parametrize(
+    ("config", "names"),
+    [
+        ({"OnError": {"Destination": QUEUE}}, ["`DestinationConfig`", "OnError"]),
+        ("arn", ["`DestinationConfig`", "'arn'"]),
+        ({"OnFailure": QUEUE}, ["`DestinationConfig.OnFailure`", QUEUE]),
+    ],
+)
+def test_an_invalid_destination_config_of_the_earlier_shape_is_named(config, names):
+    with pytest.raises(InvalidProperty) as raised:
+        from_properties({"FunctionName": "orders", "DestinationConfig": config})
+
+    for name in names:
+        assert name in str(raised.value)
+
+
+def test_properties_mixing_the_two_shapes_are_refused():
+    with pytest.raises(InvalidProperty, match="mixed"):
+        from_properties(props(MaximumEventAgeInSeconds="600"))
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rehearsal import EXPECTED, Rehearsal, Step, settings_of
+from rehearsal import EXPECTED, Rehearsal, Step, api_shape, settings_of
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,9 @@ def owners(step: Step) -> dict[str, str]:
 
 
 def drifted(step: Step) -> str:
-    return next(key for key, props in step.declared.items() if "OnSuccess" in props.get("DestinationConfig", {}))
+    return next(
+        key for key, props in step.declared.items() if "OnSuccess" in api_shape(props).get("DestinationConfig", {})
+    )
 
 
 def test_every_step_ends_as_expected_and_no_call_is_denied(steps):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import ssl
 import threading
 import urllib.parse
 import uuid
@@ -72,7 +73,13 @@ class ResponseServer:
     `refuse_puts` set, each request's first that many PUTs are answered 503 (as S3 does when it is overloaded) and
     counted in `refused`; only an accepted PUT is an answer."""
 
-    def __init__(self, stack_id: str = STACK_ID, refuse_puts: int = 0) -> None:
+    def __init__(
+        self,
+        stack_id: str = STACK_ID,
+        refuse_puts: int = 0,
+        address: tuple[str, int] = ("127.0.0.1", 0),
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.stack_id = stack_id
         self.refuse_puts = refuse_puts
         self.refused: dict[str, int] = {}
@@ -107,8 +114,12 @@ class ResponseServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd = http.server.ThreadingHTTPServer(address, Handler)
+        host, port = str(self.httpd.server_address[0]), self.httpd.server_address[1]
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        default_port = tls is not None and port == 443
+        self.url = f"{'https' if tls else 'http'}://{host}{'' if default_port else f':{port}'}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def api(self, form: dict[str, str]) -> tuple[int, bytes]:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,19 @@ def start() -> Emulator:
         time.sleep(0.5)
     emulator.stop()
     raise EmulatorError(f"LocalStack was not ready within {READY_TIMEOUT:.0f} s; see {HOME / 'localstack.log'}.")
+
+
+@contextlib.contextmanager
+def running() -> Iterator[str]:
+    """The endpoint of LocalStack: the one at $EMULATOR_ENDPOINT, else one started here and stopped on leaving."""
+    if os.environ.get("EMULATOR_ENDPOINT"):
+        yield os.environ["EMULATOR_ENDPOINT"]
+        return
+    started = start()
+    try:
+        yield started.endpoint
+    finally:
+        started.stop()
 
 
 def stop() -> None:

@@ -85,10 +85,27 @@ def short(arn: str | None) -> str:
     return arn.split(":")[-1].split("/")[-1] if arn else "-"
 
 
+def api_shape(config: dict[str, Any]) -> dict[str, Any]:
+    """A config's declared properties in the API's shape (as responses, and declarations of earlier versions, have it):
+    `RetryAttempts`, `MaxEventAge` and `OnSuccess: ARN` (handler/contract.py) as `MaximumRetryAttempts`, ...,
+    `DestinationConfig: {OnSuccess: {Destination: ARN}}`."""
+    current = ("RetryAttempts", "MaxEventAge", "OnSuccess", "OnFailure")
+    if "DestinationConfig" in config or not any(key in config for key in current):
+        return config
+    shaped = {
+        name: config[key]
+        for key, name in (("RetryAttempts", "MaximumRetryAttempts"), ("MaxEventAge", "MaximumEventAgeInSeconds"))
+        if key in config
+    }
+    halves = {half: {"Destination": config[half]} for half in ("OnSuccess", "OnFailure") if config.get(half)}
+    return shaped | ({"DestinationConfig": halves} if halves else {})
+
+
 def describe(settings: dict[str, Any] | None) -> str:
-    """A config's settings on one line; the same for declared properties and API responses (same keys)."""
+    """A config's settings on one line; the same for declared properties and API responses."""
     if settings is None:
         return "(none)"
+    settings = api_shape(settings)
     destinations = settings.get("DestinationConfig") or {}
     success = short((destinations.get("OnSuccess") or {}).get("Destination"))
     failure = short((destinations.get("OnFailure") or {}).get("Destination"))
@@ -102,6 +119,7 @@ def settings_of(config: dict[str, Any] | None) -> dict[str, Any] | None:
     """The comparable part of a config, as declared or as read: numbers as numbers, empty destinations dropped."""
     if config is None:
         return None
+    config = api_shape(config)
     destinations = config.get("DestinationConfig") or {}
     kept = {half: part["Destination"] for half, part in destinations.items() if part and part.get("Destination")}
     numbers = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds")
@@ -250,7 +268,7 @@ class Rehearsal:
         return next(
             key
             for key, resource in self.stack.configs().items()
-            if "OnSuccess" in resource.properties.get("DestinationConfig", {})
+            if "OnSuccess" in api_shape(resource.properties).get("DestinationConfig", {})
         )
 
     def change_out_of_band(self) -> Step:

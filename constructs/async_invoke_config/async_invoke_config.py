@@ -19,15 +19,12 @@ from constructs import Construct, IConstruct, IValidation
 from .defaults import DEFAULT_ID, Declaration, Target, apply, require
 from .handler.contract import (
     DATA_FUNCTION_ARN,
-    DESTINATION,
-    DESTINATION_CONFIG,
     DESTINATION_PATTERN,
     EVENT_AGE_RANGE,
-    FUNCTION_NAME,
+    FUNCTION,
     FUNCTION_NAME_PATTERN,
     LATEST,
-    MAXIMUM_EVENT_AGE_IN_SECONDS,
-    MAXIMUM_RETRY_ATTEMPTS,
+    MAX_EVENT_AGE,
     METRIC_CHECKED,
     METRIC_CORRECTED,
     METRIC_FAILED,
@@ -39,6 +36,7 @@ from .handler.contract import (
     REMOVAL_POLICY,
     REMOVAL_RETAIN,
     RESOURCE_TYPE,
+    RETRY_ATTEMPTS,
     RETRY_ATTEMPTS_RANGE,
     InvalidProperty,
     check_destination,
@@ -47,7 +45,7 @@ from .handler.contract import (
     is_self_destination,
     parse_function_name,
 )
-from .provider import SERVICE_TIMEOUT, PolicyTarget, Provider, flatten
+from .provider import SERVICE_TIMEOUT, PolicyTarget, Provider, flatten, omit_default_removal_policy
 
 Destination = lambda_.IDestination | str
 SEND_ACTIONS = {
@@ -118,15 +116,14 @@ class AsyncInvokeConfig(Construct):
             for half, destination in ((ON_SUCCESS, on_success), (ON_FAILURE, on_failure))
             if destination is not None
         }
-        properties: dict[str, Any] = {FUNCTION_NAME: target.function_name}
+        properties: dict[str, Any] = {FUNCTION: _declared_name(self, target)}
         if target.qualifier is not None:
             properties[QUALIFIER] = target.qualifier
         if retry_attempts is not None:
-            properties[MAXIMUM_RETRY_ATTEMPTS] = retry_attempts
+            properties[RETRY_ATTEMPTS] = retry_attempts
         if max_event_age is not None:
-            properties[MAXIMUM_EVENT_AGE_IN_SECONDS] = _seconds(max_event_age)
-        if bound:
-            properties[DESTINATION_CONFIG] = {half: {DESTINATION: arn} for half, arn in bound.items()}
+            properties[MAX_EVENT_AGE] = _seconds(max_event_age)
+        properties.update(bound)
         if removal_policy == RemovalPolicy.RETAIN:
             properties[REMOVAL_POLICY] = REMOVAL_RETAIN
 
@@ -139,13 +136,14 @@ class AsyncInvokeConfig(Construct):
             service_timeout=SERVICE_TIMEOUT,
         )
         """The custom resource (``Custom::LambdaAsyncInvokeConfig``)."""
+        omit_default_removal_policy(self.resource)
         self.function_arn = self.resource.get_att_string(DATA_FUNCTION_ARN)
         """The qualified ARN of the function the config belongs to, as Lambda reports it."""
         plain = target.function is not None and getattr(target.function, "lambda_", target.function) is target.function
         provider.add_config(
             self.resource, properties, target.policy, target.function if plain else None, target.qualifier
         )
-        self._depend_on_target(target)
+        self._depend_on_target(target, granted=bool(bound))
 
     @staticmethod
     def apply_defaults(
@@ -237,14 +235,17 @@ class AsyncInvokeConfig(Construct):
         """Configs found drifted whose correction failed (sum over `period`, default 5 minutes)."""
         return AsyncInvokeConfig.metric_drift(scope, METRIC_FAILED, period=period)
 
-    def _depend_on_target(self, target: _Target) -> None:
-        """Wait for the send grants on the function's role, and for a version or alias named only by a literal
-        qualifier; a plain function is already waited for through its ARN."""
+    def _depend_on_target(self, target: _Target, granted: bool) -> None:
+        """Wait for the policies that hold the send grants on the function's role (not the role itself: nothing of it
+        changes), and for a version or alias named only by a literal qualifier; a plain function is already waited
+        for through its name."""
         function = target.function
         if function is None:
             return
         underlying = getattr(function, "lambda_", function)
-        for dependency in (function.role, None if underlying is function else function):
+        role = function.role
+        grants = [c for c in role.node.children if isinstance(c, iam.Policy)] if granted and role is not None else []
+        for dependency in (*grants, None if underlying is function else function):
             if dependency is not None and Stack.of(dependency) is Stack.of(self):
                 self.resource.node.add_dependency(dependency)
 
@@ -377,6 +378,29 @@ def _target(scope: Construct, function: lambda_.IFunction | str, qualifier: str 
     return _Target(
         arn, qualifier or derived, function, PolicyTarget(arn, underlying.function_name, _identity(underlying))
     )
+
+
+def _declared_name(scope: Construct, target: _Target) -> str:
+    """The function as the custom resource names it, in the fewest bytes the handler resolves to the same config: an
+    in-stack function by its name (a `Ref`), a function imported by a literal ARN of the stack's own account and
+    region by its name (and the qualifier inside the ARN). Anything else as given: a string as the user wrote it, a
+    function of another stack by its ARN (switching to its name would change that stack's exports), a literal ARN
+    of an environment-agnostic stack in full (the name alone could resolve to another account or region)."""
+    function = target.function
+    if function is None:
+        return target.function_name
+    underlying: lambda_.IFunction = getattr(function, "lambda_", function)
+    stack = Stack.of(scope)
+    if Token.is_unresolved(target.function_name):
+        in_stack = isinstance(underlying, lambda_.Function) and Stack.of(underlying) is stack
+        return underlying.function_name if in_stack else target.function_name
+    match = FUNCTION_NAME_PATTERN.fullmatch(target.function_name)
+    assert match is not None
+    region, account = (match.group("region") or "").rstrip(":"), (match.group("account") or "").rstrip(":")
+    if region != stack.region or account != stack.account:
+        return target.function_name
+    qualifier = match.group("qualifier")
+    return match.group("name") + (f":{qualifier}" if qualifier else "")
 
 
 def _identity(function: lambda_.IFunction) -> str | None:

@@ -20,13 +20,13 @@ from aws_cdk import (
     ArnFormat,
     Aspects,
     Aws,
+    CfnResource,
     CustomResource,
     Duration,
     Fn,
     IAspect,
     IResolvable,
     IResolveContext,
-    IStableListProducer,
     IStableStringProducer,
     Lazy,
     RemovalPolicy,
@@ -44,6 +44,7 @@ from constructs import Construct, IConstruct
 from .handler.contract import (
     BARE_NAME_MAX,
     CONFIGS,
+    CONFIGS_SEPARATOR,
     DECLARATIONS,
     DEPLOY_TOKEN,
     DRIFT_CHECK_TYPE,
@@ -152,11 +153,12 @@ class Provider(Construct):
             resource_type=DRIFT_CHECK_TYPE,
             properties={
                 DEPLOY_TOKEN: deploy_token(self),
-                CONFIGS: Lazy.list(_ListOf(lambda: [config.resource.ref for config in self._configs])),
+                CONFIGS: _Late(self._config_ids),
                 DECLARATIONS: Lazy.string(_Once(self._digest)),
             },
             service_timeout=SERVICE_TIMEOUT,
         )
+        omit_default_removal_policy(self.drift_check)
         self.schedule: events.Rule | None = None
         Aspects.of(self).add(_Finish(self))
 
@@ -346,6 +348,14 @@ class Provider(Construct):
             service="ssm", resource="parameter", resource_name=f"{PARAMETER_ROOT.lstrip('/')}/{path}"
         )
 
+    def _config_ids(self) -> Any:
+        """The configs' physical ids in one `Fn::Sub` string (`${Config1},${Config2}`): each costs its logical id and
+        three characters, and CloudFormation still waits for every config before the check runs."""
+        if not self._configs:
+            return []
+        ids = [self.stack.resolve(_cfn(config.resource).logical_id) for config in self._configs]
+        return {"Fn::Sub": CONFIGS_SEPARATOR.join(f"${{{logical_id}}}" for logical_id in ids)}
+
     def _digest(self) -> str:
         """A digest of every config's logical id and declaration: it changes exactly when a config is added, removed,
         renamed or changes, so that even with a fixed token the drift check runs then."""
@@ -409,6 +419,15 @@ def flatten(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))  # as JavaScript's JSON.stringify writes it
 
 
+def omit_default_removal_policy(resource: CustomResource) -> None:
+    """No `DeletionPolicy`/`UpdateReplacePolicy: Delete` in the template: for a custom resource, Delete is what
+    CloudFormation does without them. A policy applied later (`apply_removal_policy(RETAIN)`) is still written."""
+    cfn = resource.node.default_child
+    assert isinstance(cfn, CfnResource)
+    cfn.cfn_options.deletion_policy = None
+    cfn.cfn_options.update_replace_policy = None
+
+
 def deploy_token(scope: Construct) -> str:
     """A new value each synth, so every deploy updates the drift check; fixed by the context value
     `async-invoke-config:deploy-token` for byte-identical templates (snapshot tests, reviews)."""
@@ -432,15 +451,6 @@ class _Late:
 
     def to_string(self) -> str:
         return Token.as_string(self)
-
-
-@jsii.implements(IStableListProducer)
-class _ListOf:
-    def __init__(self, produce: Callable[[], list[str]]) -> None:
-        self._produce = produce
-
-    def produce(self) -> list[str]:
-        return self._produce()
 
 
 @jsii.implements(IStableStringProducer)

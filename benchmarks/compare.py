@@ -1,0 +1,261 @@
+"""AsyncInvokeConfig beside the native `aws_lambda.EventInvokeConfig` and `custom_resources.AwsCustomResource`, in one
+run: template size, synth time, Lambda API calls per life-cycle path, handler latency, and the drift check.
+
+    .venv/bin/python benchmarks/compare.py           # the full run (BENCHMARKS.md holds one)
+    .venv/bin/python benchmarks/compare.py --quick   # a smoke run: tiny sizes, one run each
+
+Each timing is the median of RUNS runs, with min and max; ratios are taken pair by pair within a run (ours and the
+native L2 synthesized one after the other), then summarized the same way, so that a machine shared with other work
+shifts both sides of a pair alike. LocalStack is started on a free loopback port (or EMULATOR_ENDPOINT is used).
+Cases and the template measure: benchmarks/template_size.py; calls per path: benchmarks/handler.py and
+benchmarks/peers.py; the drift check: benchmarks/drift_check.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "handler"), str(ROOT / "tools")]
+
+import drift_check  # noqa: E402
+import emulator  # noqa: E402
+import peers  # noqa: E402
+import template_size  # noqa: E402
+from template_size import CASES, CONSTRUCTS, RESOURCE_LIMIT, synth  # noqa: E402
+
+import handler  # noqa: E402
+
+OURS, NATIVE, PEER = list(CONSTRUCTS)
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: int
+    sizes: tuple[int, ...]
+    synth_sizes: tuple[tuple[str, int], ...]
+    linear: tuple[int, int]
+    drift_sizes: tuple[int, ...]
+    cycles: int
+    most: bool
+
+
+FULL = Plan(5, (1, 100, 400), (("c", 100), ("c", 400), ("b", 100), ("a", 100)), (3, 300), (1, 50, 400), 10, True)
+QUICK = Plan(1, (1, 2), (("c", 2),), (3, 2), (1, 2), 1, False)
+
+
+def spread(values: list[float], unit: str = "", digits: int = 2) -> str:
+    """Median (min-max) of a run's values."""
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:.{digits}f}{unit}"
+    return f"{median:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def machine() -> list[str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), platform.processor())
+    memory = next((int(line.split()[1]) // 1024**2 for line in meminfo if "MemTotal" in line), 0)
+    try:
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        node = "not found"
+    return [
+        f"- CPU: {cpu}, {os.cpu_count()} CPUs (shared with other work); RAM: {memory} GiB",
+        f"- Python {platform.python_version()}, Node {node}, aws-cdk-lib {metadata.version('aws-cdk-lib')}, "
+        f"boto3 {metadata.version('boto3')}",
+    ]
+
+
+def templates(plan: Plan) -> None:
+    print("\n## Template size (one stack; bytes of the template file, indent 1, path metadata on)\n")
+    print(
+        "Per config: (bytes - bytes of the same stack with no config) / configs; marginal: the bytes each config adds "
+        f"between {plan.sizes[-2]} and {plan.sizes[-1]} configs, and that figure above the native L2's.\n"
+    )
+    print("| case | construct | configs | resources | template bytes | per config | marginal | above native |")
+    print("|---|---|---|---|---|---|---|---|")
+    most: dict[tuple[str, str], str] = {}
+    for key, (title, case) in CASES.items():
+        measured: dict[str, dict[int, template_size.Synth]] = {}
+        base: dict[str, template_size.Synth] = {}
+        marginal: dict[str, float] = {}
+        for name, declare in CONSTRUCTS.items():
+            base[name] = synth(case, declare, 0)
+            measured[name] = {count: synth(case, declare, count) for count in plan.sizes}
+            low, high = measured[name][plan.sizes[-2]], measured[name][plan.sizes[-1]]
+            marginal[name] = (high.bytes - low.bytes) / (plan.sizes[-1] - plan.sizes[-2])
+        for name, declare in CONSTRUCTS.items():
+            for count, one in measured[name].items():
+                over = "" if one.deployable else f" (over {RESOURCE_LIMIT}: does not deploy)"
+                last = count == plan.sizes[-1]
+                extra = f"| {marginal[name]:,.0f} | {marginal[name] - marginal[NATIVE]:+,.0f} |" if last else "| | |"
+                print(
+                    f"| ({key}) {title} | {name} | {count} | {one.resources}{over} | {one.bytes:,} "
+                    f"| {(one.bytes - base[name].bytes) / count:,.0f} {extra}"
+                )
+            first, high = measured[name][plan.sizes[0]], measured[name][plan.sizes[-1]]
+            if plan.most:
+                most[(key, name)] = str(template_size.most_configs(case, declare, first, high, plan.sizes[-1]))
+            else:
+                per = (high.resources - first.resources) / (plan.sizes[-1] - plan.sizes[0])
+                most[(key, name)] = f"~{int((RESOURCE_LIMIT - (first.resources - per)) // per)} (estimated)"
+    print(f"\n### Most configs one stack holds (at most {RESOURCE_LIMIT} resources, confirmed by synth)\n")
+    print(f"| case | {' | '.join(CONSTRUCTS)} |\n|---|---|---|---|")
+    for key, (title, _) in CASES.items():
+        print(f"| ({key}) {title} | {' | '.join(most[(key, name)] for name in CONSTRUCTS)} |")
+
+
+def synth_times(plan: Plan) -> None:
+    print("\n## Synth time (construct + synth, in process, seconds; ratio to the native L2 pair by pair)\n")
+    print(f"| case | configs | {OURS} | {NATIVE} | {PEER} | ours / native | {PEER} / native |")
+    print("|---|---|---|---|---|---|---|")
+    for key, count in plan.synth_sizes:
+        title, case = CASES[key]
+        synth(case, CONSTRUCTS[OURS], 1)  # warm the jsii kernel's caches for this case
+        seconds: dict[str, list[float]] = {name: [] for name in CONSTRUCTS}
+        over = False
+        for _ in range(plan.runs):
+            for name, declare in CONSTRUCTS.items():
+                one = synth(case, declare, count)
+                seconds[name].append(one.seconds)
+                over |= name == PEER and not one.deployable
+        ours = [a / b for a, b in zip(seconds[OURS], seconds[NATIVE], strict=True)]
+        peer = [a / b for a, b in zip(seconds[PEER], seconds[NATIVE], strict=True)]
+        note = f" (over {RESOURCE_LIMIT} resources)" if over else ""
+        print(
+            f"| ({key}) {title} | {count} | {spread(seconds[OURS])} | {spread(seconds[NATIVE])} "
+            f"| {spread(seconds[PEER])}{note} | {spread(ours)} | {spread(peer)} |"
+        )
+
+
+def linearity(plan: Plan) -> None:
+    stacks, count = plan.linear
+    title, case = CASES["c"]
+    print(f"\n## Linearity: an app of {stacks} stacks x {count} configs against one stack of {count} ({title})\n")
+    print(f"| construct | 1 x {count}, s | {stacks} x {count}, s | ratio (linear: {stacks}) |\n|---|---|---|---|")
+    for name in (OURS, NATIVE):
+        one: list[float] = []
+        many: list[float] = []
+        for _ in range(plan.runs):
+            one.append(synth(case, CONSTRUCTS[name], count).seconds)
+            many.append(synth(case, CONSTRUCTS[name], count, stacks=stacks).seconds)
+        ratios = [b / a for a, b in zip(one, many, strict=True)]
+        print(f"| {name} | {spread(one)} | {spread(many)} | {spread(ratios)} |")
+
+
+def handlers(plan: Plan, endpoint: str) -> None:
+    why = peers.unavailable()
+    work = peers.workdir()
+    asset = None
+    if why is None:
+        try:
+            asset = peers.peer_asset(work / "cdk.out")
+        except (FileNotFoundError, ValueError) as error:
+            why = str(error)
+    calls: dict[str, dict[str, str]] = {}
+    lam = emulator.client(endpoint, "lambda")
+    queue = emulator.client(endpoint, "sqs").create_queue(QueueName=f"bench-{os.getpid()}")["QueueUrl"]
+    queue_arn = emulator.client(endpoint, "sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    calls[OURS] = handler.paths(endpoint, queue_arn)
+    with contextlib.ExitStack() as context:
+        log = context.enter_context((work / "handlers.log").open("wb"))
+        try:
+            server, cert = context.enter_context(peers.https_answers(work))
+        except OSError as error:  # AwsCustomResource's handler answers on port 443 only; ours runs on any port
+            why, asset = str(error), None
+            server, cert = context.enter_context(peers.https_answers(work, port=0))
+        sides = peers.sides(endpoint, cert, asset)
+        if asset is not None:
+            calls[PEER] = peers.peer_path_calls(server, sides[1], lam, queue_arn, log)
+        print("\n## Lambda API calls per life-cycle path (a config with retry attempts, age and an SQS destination)\n")
+        print(
+            "Ours counts every call its handler makes (ssm: the config's record; a redeploy in sync is the drift "
+            "check's read); AwsCustomResource's are counted by a proxy between its Node handler and LocalStack.\n"
+        )
+        print(f"| path | {OURS} | {PEER} |\n|---|---|---|")
+        for path in calls[OURS]:
+            peer = calls[PEER][path] if PEER in calls else f"not run: {why}"
+            print(f"| {path} | {calls[OURS][path]} | {peer} |")
+
+        print("\n## Handler latency against LocalStack (ms; answer PUT over https to a loopback server included)\n")
+        print(
+            f"Warm: one process per run, {plan.cycles} cycles of Create (new, with a destination), Update (one field "
+            f"changed), Delete after a warm-up cycle; p50 and p95 of each run, then median (min-max) over {plan.runs} "
+            "runs. Cold: a new process's first event (a Create), from spawn to its answer, and in the process from "
+            "before its first import.\n"
+        )
+        print("| handler | event | warm p50 | warm p95 |\n|---|---|---|---|")
+        colds: dict[str, tuple[list[float], list[float]]] = {}
+        for side in sides:
+            runs = [peers.lifecycle_latency(server, side, lam, queue_arn, plan.cycles, log) for _ in range(plan.runs)]
+            for kind in ("Create", "Update", "Delete"):
+                p50 = [percentile(run[kind], 0.5) for run in runs]
+                p95 = [percentile(run[kind], 0.95) for run in runs]
+                print(f"| {side.name} | {kind} | {spread(p50, digits=1)} | {spread(p95, digits=1)} |")
+            cold = [peers.cold_start(server, side, lam, queue_arn, log) for _ in range(plan.runs)]
+            colds[side.name] = ([wall for wall, _ in cold], [inner for _, inner in cold])
+        if asset is None:
+            print(f"| {PEER} | - | not run: {why} | |")
+        print("\n| handler | cold start: spawn to answer | import + first event, in process |\n|---|---|---|")
+        for name, (wall, inner) in colds.items():
+            print(f"| {name} | {spread(wall, digits=0)} | {spread(inner, digits=0)} |")
+
+
+def drift(plan: Plan, endpoint: str) -> None:
+    print("\n## Drift check (ours only: neither peer reads the live config)\n")
+    print("One in ten configs changed out of band before the check; time of the check's Update event.\n")
+    print("| configs | time, s | result | API calls |\n|---|---|---|---|")
+    for count in plan.drift_sizes:
+        checks = [drift_check.run(endpoint, count) for _ in range(plan.runs)]
+        last = checks[-1]
+        summary = ", ".join(f"{op} {n}" for op, n in sorted(last.calls.items()))
+        print(
+            f"| {count} | {spread([check.seconds for check in checks])} | {last.checked} checked, "
+            f"{last.corrected} corrected | {sum(last.calls.values())} ({summary}) |"
+        )
+
+
+def timed(section: Callable[[], None]) -> None:
+    started = time.perf_counter()
+    section()
+    print(f"\n({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each: a smoke run")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    print(f"# {OURS} beside {NATIVE} and {PEER}{' (--quick: a smoke run)' if args.quick else ''}\n")
+    print("\n".join(machine()))
+    print(f"- runs per figure: {plan.runs}; each config: retry attempts 1, maximum event age 1 hour")
+    timed(lambda: templates(plan))
+    timed(lambda: synth_times(plan))
+    timed(lambda: linearity(plan))
+    with emulator.running() as endpoint:
+        timed(lambda: handlers(plan, endpoint))
+        timed(lambda: drift(plan, endpoint))
+
+
+if __name__ == "__main__":
+    main()
