@@ -514,7 +514,7 @@ def test_past_one_policy_each_function_takes_a_trailing_wildcard_and_its_config_
         (granting,) = [
             logical
             for logical, listed in policies.items()
-            if listed.count(f"{prefix}{config['Properties']['FunctionName']}*")
+            if listed.count(f"{prefix}{config['Properties']['Function']}*")
         ]
         assert granting in config["DependsOn"]
         assert not set(policies).difference({granting}).intersection(config["DependsOn"])
