@@ -58,9 +58,9 @@ def test_every_function_and_alias_without_a_config_gets_the_defaults():
 
     assert set(found) == {"OrdersAsyncInvokeConfig", "LiveAsyncInvokeConfig"}
     for properties in found.values():
-        assert properties["MaximumRetryAttempts"] == 1
-        assert properties["MaximumEventAgeInSeconds"] == 3600
-        assert properties["DestinationConfig"] == {"OnFailure": {"Destination": QUEUE}}
+        assert properties["RetryAttempts"] == 1
+        assert properties["MaxEventAge"] == 3600
+        assert properties["OnFailure"] == QUEUE
     assert "Qualifier" not in found["OrdersAsyncInvokeConfig"]
     assert found["LiveAsyncInvokeConfig"]["Qualifier"] == "live"
 
@@ -87,7 +87,7 @@ def test_an_explicit_config_wins_by_object_by_name_or_by_aws_cdk_lib_props():
     found = configs(template_of(app, "Team"))
 
     assert set(found) == {"Own", "OwnByName", "LiveOwn"}
-    assert all("DestinationConfig" not in properties for properties in found.values())
+    assert all("OnFailure" not in properties and "OnSuccess" not in properties for properties in found.values())
 
 
 def test_a_default_on_a_function_does_not_cover_its_aliases_nor_the_reverse():
@@ -100,10 +100,10 @@ def test_a_default_on_a_function_does_not_cover_its_aliases_nor_the_reverse():
 
     found = configs(template_of(app, "Team"))
 
-    assert found["OrdersOwn"]["MaximumRetryAttempts"] == 2
+    assert found["OrdersOwn"]["RetryAttempts"] == 2
     assert found["LiveAsyncInvokeConfig"] == found["LiveAsyncInvokeConfig"] | {
         "Qualifier": "live",
-        "MaximumRetryAttempts": 0,
+        "RetryAttempts": 0,
     }
 
 
@@ -145,8 +145,8 @@ def test_a_function_in_a_nested_stack_gets_its_config_in_that_stack():
 
     assert configs(template_of(app, "Parent")) == {}
     (properties,) = configs(template_of(app, "ParentWorkers", nested=True)).values()
-    assert properties["MaximumRetryAttempts"] == 0
-    assert "Ref" in properties["DestinationConfig"]["OnFailure"]["Destination"]  # the parent's queue, passed in
+    assert properties["RetryAttempts"] == 0
+    assert "Ref" in properties["OnFailure"]  # the parent's queue, passed in
 
 
 def test_defaults_of_an_app_reach_its_stages_and_an_inner_scope_wins():
@@ -161,7 +161,7 @@ def test_defaults_of_an_app_reach_its_stages_and_an_inner_scope_wins():
 
     found = configs(template_of(app, "ProdTeam"))
 
-    assert {key: value["MaximumRetryAttempts"] for key, value in found.items()} == {
+    assert {key: value["RetryAttempts"] for key, value in found.items()} == {
         "OrdersAsyncInvokeConfig": 2,
         "PaymentsChargeAsyncInvokeConfig": 0,
     }

@@ -640,7 +640,7 @@ def test_watchdog_answers_failed_when_a_call_hangs_near_the_deadline(monkeypatch
     assert len(opener.bodies) == 1
     assert opener.bodies[0]["Status"] == "FAILED"
     assert "timed out" in opener.bodies[0]["Reason"]
-    assert repr(load("create")["ResourceProperties"]["FunctionName"]) in opener.bodies[0]["Reason"]
+    assert repr(load("create")["ResourceProperties"]["Function"]) in opener.bodies[0]["Reason"]
     assert opener.delivered_at[0] - started < 1.0
 
 

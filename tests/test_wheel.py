@@ -129,7 +129,7 @@ def test_wheel_with_the_oldest_aws_cdk_lib_it_allows_synthesizes_a_team_app_outs
         if value["Type"] == "Custom::LambdaAsyncInvokeConfig"
     }
     assert set(configs) == {"FnAsync", "DefaultedAsyncInvokeConfig", "Legacy"}
-    assert configs["DefaultedAsyncInvokeConfig"]["MaximumRetryAttempts"] == 1
+    assert configs["DefaultedAsyncInvokeConfig"]["RetryAttempts"] == 1
     (handler,) = [
         r
         for r in template["Resources"].values()
