@@ -3,6 +3,7 @@ second. Synthesizes with no AWS account: `python app.py` or `npx cdk synth --no-
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -26,19 +27,8 @@ class ExampleStack(cdk.Stack):
 
     def __init__(self, scope: Construct, id: str, *, version: int = 1, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
-        orders = lambda_.Function(
-            self,
-            "Orders",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.handler",
-            code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"),
-        )
-        cdk.Validations.of(orders).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                reason="The example function only writes logs, which AWSLambdaBasicExecutionRole allows.",
-            )
-        )
+        _acknowledge_basic_execution_role(self)
+        orders = _function(self, "Orders")
         failed = sqs.Queue(self, "OrdersFailed", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED)
         cdk.Validations.of(failed).acknowledge(
             cdk.Acknowledgment(
@@ -89,20 +79,7 @@ class ExampleStack(cdk.Stack):
 
         if version >= 6:  # a function's own async settings (a native EventInvokeConfig), moved in two deploys
             native = {"retry_attempts": 1, "max_event_age": cdk.Duration.hours(2)} if version < 8 else {}
-            shipping = lambda_.Function(
-                self,
-                "Shipping",
-                runtime=lambda_.Runtime.PYTHON_3_14,
-                handler="index.handler",
-                code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"),
-                **native,  # type: ignore[arg-type]
-            )
-            cdk.Validations.of(shipping).acknowledge(
-                cdk.Acknowledgment(
-                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                    reason="The example function only writes logs, which AWSLambdaBasicExecutionRole allows.",
-                )
-            )
+            shipping = _function(self, "Shipping", **native)
             if version == 7:  # deploy 1 of 2: the native config stays live when it leaves the template
                 native_config = shipping.node.find_child("EventInvokeConfig")
                 assert isinstance(native_config, lambda_.EventInvokeConfig)
@@ -139,12 +116,7 @@ class TeamDefaultsStack(cdk.Stack):
         cdk.Validations.of(failures).acknowledge(
             cdk.Acknowledgment(id="AwsSolutions-SQS3", reason="This queue is where failed events end up; no DLQ.")
         )
-        cdk.Validations.of(self).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                reason="The example functions only write logs, which AWSLambdaBasicExecutionRole allows.",
-            )
-        )
+        _acknowledge_basic_execution_role(self)
         AsyncInvokeConfig.apply_defaults(self, retry_attempts=1, on_failure=destinations.SqsDestination(failures))
         AsyncInvokeConfig.require_on_failure(self)
 
@@ -156,13 +128,23 @@ class TeamDefaultsStack(cdk.Stack):
         )
 
 
-def _function(scope: Construct, id: str) -> lambda_.Function:
+def _function(scope: Construct, id: str, **props: Any) -> lambda_.Function:
     return lambda_.Function(
         scope,
         id,
         runtime=lambda_.Runtime.PYTHON_3_14,
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"),
+        **props,
+    )
+
+
+def _acknowledge_basic_execution_role(stack: cdk.Stack) -> None:
+    cdk.Validations.of(stack).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            reason="The example functions only write logs, which AWSLambdaBasicExecutionRole allows.",
+        )
     )
 
 
