@@ -617,14 +617,7 @@ def generated(count: int) -> tuple[cdk.Stack, Template]:
     stack = cdk.Stack(app, "Stack")
     role = iam.Role(stack, "FunctionsRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     for index in range(count):
-        fn = lambda_.Function(
-            stack,
-            f"Fn{index}",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler="index.handler",
-            code=lambda_.Code.from_inline("def handler(e, c):\n    return None\n"),
-            role=role,
-        )
+        fn = function(stack, f"Fn{index}", role=role)
         AsyncInvokeConfig(stack, f"Config{index}", function=fn, retry_attempts=index % 3)
     return stack, Template.from_stack(stack)
 
