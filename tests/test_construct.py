@@ -43,7 +43,8 @@ def function(stack: Construct, id_: str = "Fn", name: str | None = None, **props
 
 
 def logical_id(stack: cdk.Stack, construct: IConstruct) -> str:
-    return stack.get_logical_id(cast(cdk.CfnElement, construct.node.default_child))
+    element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
+    return stack.get_logical_id(cast(cdk.CfnElement, element))
 
 
 def handler_policies(template: Template) -> dict[str, dict]:

@@ -6,16 +6,18 @@ import json
 import re
 import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, cast
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, CustomResource, Duration, Fn, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, ArnFormat, CfnResource, Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct, IConstruct, IValidation
 
+from .bridge import environment, path_of, stack_of, unresolved
 from .defaults import DEFAULT_ID, Declaration, Target, apply, require
 from .handler.contract import (
     DATA_FUNCTION_ARN,
@@ -45,7 +47,7 @@ from .handler.contract import (
     is_self_destination,
     parse_function_name,
 )
-from .provider import SERVICE_TIMEOUT, PolicyTarget, Provider, flatten, omit_default_removal_policy
+from .provider import PolicyTarget, Provider, flatten
 
 Destination = lambda_.IDestination | str
 SEND_ACTIONS = {
@@ -106,44 +108,41 @@ class AsyncInvokeConfig(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, id)
-        _check_settings(retry_attempts, max_event_age, on_success, on_failure, removal_policy)
-        target = _target(self, function, qualifier)
-        _register(self, target, on_failure is not None)
+        seconds = _check_settings(retry_attempts, max_event_age, on_success, on_failure, removal_policy)
+        provider = Provider.of(scope)
+        target = _target(provider.stack, function, qualifier)
+        _register(self, provider, target, on_failure is not None)
 
-        provider = Provider.of(self)
         bound = {
             half: self._bind(destination, half, target)
             for half, destination in ((ON_SUCCESS, on_success), (ON_FAILURE, on_failure))
             if destination is not None
         }
-        properties: dict[str, Any] = {FUNCTION: _declared_name(self, target)}
+        properties: dict[str, Any] = {FUNCTION: _declared_name(provider.stack, target)}
         if target.qualifier is not None:
             properties[QUALIFIER] = target.qualifier
         if retry_attempts is not None:
             properties[RETRY_ATTEMPTS] = retry_attempts
-        if max_event_age is not None:
-            properties[MAX_EVENT_AGE] = _seconds(max_event_age)
+        if seconds is not None:
+            properties[MAX_EVENT_AGE] = seconds
         properties.update(bound)
         if removal_policy == RemovalPolicy.RETAIN:
             properties[REMOVAL_POLICY] = REMOVAL_RETAIN
 
-        self.resource = CustomResource(
-            self,
-            "Resource",
-            service_token=provider.function.function_arn,
-            resource_type=RESOURCE_TYPE,
-            properties=properties,
-            service_timeout=SERVICE_TIMEOUT,
+        self.resource = CfnResource(
+            self, "Resource", type=RESOURCE_TYPE, properties=provider.custom_resource_properties(properties)
         )
-        """The custom resource (``Custom::LambdaAsyncInvokeConfig``)."""
-        omit_default_removal_policy(self.resource)
-        self.function_arn = self.resource.get_att_string(DATA_FUNCTION_ARN)
-        """The qualified ARN of the function the config belongs to, as Lambda reports it."""
+        """The custom resource (``Custom::LambdaAsyncInvokeConfig``), as a ``CfnResource``."""
         plain = target.function is not None and getattr(target.function, "lambda_", target.function) is target.function
         provider.add_config(
             self.resource, properties, target.policy, target.function if plain else None, target.qualifier
         )
         self._depend_on_target(target, granted=bool(bound))
+
+    @cached_property
+    def function_arn(self) -> str:
+        """The qualified ARN of the function the config belongs to, as Lambda reports it."""
+        return Token.as_string(self.resource.get_att(DATA_FUNCTION_ARN))
 
     @staticmethod
     def apply_defaults(
@@ -195,7 +194,7 @@ class AsyncInvokeConfig(Construct):
         :param schedule: also run the check between deploys at this rate (an EventBridge rule invokes the handler).
             Default: no schedule.
         """
-        if schedule is not None and not Token.is_unresolved(schedule.to_seconds()) and schedule.to_seconds() < 60:
+        if schedule is not None and not unresolved(schedule.to_seconds()) and schedule.to_seconds() < 60:
             raise InvalidProperty(f"`schedule` must be at least 1 minute; got {schedule.to_human_string()}.")
         Provider.of(scope).configure(on_deploy, schedule)
 
@@ -243,10 +242,10 @@ class AsyncInvokeConfig(Construct):
         if function is None:
             return
         underlying = getattr(function, "lambda_", function)
-        role = function.role
-        grants = [c for c in role.node.children if isinstance(c, iam.Policy)] if granted and role is not None else []
+        role = function.role if granted else None
+        grants = [c for c in role.node.children if isinstance(c, iam.Policy)] if role is not None else []
         for dependency in (*grants, None if underlying is function else function):
-            if dependency is not None and Stack.of(dependency) is Stack.of(self):
+            if dependency is not None and stack_of(dependency) is stack_of(self):
                 self.resource.node.add_dependency(dependency)
 
     def _bind(self, destination: Destination, half: str, target: _Target) -> str:
@@ -255,7 +254,7 @@ class AsyncInvokeConfig(Construct):
         function = target.function
         if isinstance(destination, str):
             arn = _check_destination_arn(destination, half, prop, target)
-            if function is not None and function.role is not None and not Token.is_unresolved(arn):
+            if function is not None and function.role is not None and not unresolved(arn):
                 service = DESTINATION_PATTERN.fullmatch(arn)
                 assert service is not None
                 resources = [arn, f"{arn}/*"] if service.group("service") == "s3" else [arn]
@@ -284,7 +283,7 @@ class AsyncInvokeConfig(Construct):
         existing = self.node.try_find_child("Target")
         if existing is not None:
             return cast(lambda_.IFunction, existing)
-        stack = Stack.of(self)
+        stack = stack_of(self)
         role = iam.Role.from_role_arn(
             self,
             "UnknownRole",
@@ -301,7 +300,7 @@ class AsyncInvokeConfig(Construct):
         return lambda_.Function.from_function_attributes(self, "Target", function_arn=arn, role=role)
 
     def _warn_not_granted(self, prop: str, arn: str) -> None:
-        shown = "the destination" if Token.is_unresolved(arn) else arn
+        shown = "the destination" if unresolved(arn) else arn
         Annotations.of(self).add_warning_v2(
             "async-invoke-config:not-granted",
             f"`{prop}`: the execution role of `function` was not granted permission to send to {shown}, because "
@@ -316,33 +315,35 @@ def _check_settings(
     on_success: Destination | None,
     on_failure: Destination | None,
     removal_policy: RemovalPolicy,
-) -> None:
+) -> float | None:
+    """Checks the settings; returns the maximum event age in seconds."""
     if retry_attempts is not None and not _is_int(retry_attempts):
         raise InvalidProperty(f"`retry_attempts` must be an int; got {retry_attempts!r}.")
-    if retry_attempts is not None and not Token.is_unresolved(retry_attempts):
+    if retry_attempts is not None and not unresolved(retry_attempts):
         check_range(retry_attempts, RETRY_ATTEMPTS_RANGE, "retry_attempts")
     if max_event_age is not None and not isinstance(max_event_age, Duration):
         raise InvalidProperty(f"`max_event_age` must be a Duration (`Duration.minutes(5)`); got {max_event_age!r}.")
-    if max_event_age is not None and not Token.is_unresolved(_seconds(max_event_age)):
-        seconds = _seconds(max_event_age)
-        if not EVENT_AGE_RANGE[0] <= seconds <= EVENT_AGE_RANGE[1]:
-            raise InvalidProperty(
-                "`max_event_age` must be between 60 seconds and 6 hours; "
-                f"got {max_event_age.to_human_string()} ({seconds:.0f} s)."
-            )
+    seconds = None if max_event_age is None else _seconds(max_event_age)
+    if seconds is not None and not unresolved(seconds) and not EVENT_AGE_RANGE[0] <= seconds <= EVENT_AGE_RANGE[1]:
+        assert max_event_age is not None
+        raise InvalidProperty(
+            "`max_event_age` must be between 60 seconds and 6 hours; "
+            f"got {max_event_age.to_human_string()} ({seconds:.0f} s)."
+        )
     if all(value is None for value in (retry_attempts, max_event_age, on_success, on_failure)):
         raise InvalidProperty(
             "Declare at least one of `retry_attempts`, `max_event_age`, `on_success` or `on_failure`."
         )
     if removal_policy not in (RemovalPolicy.DESTROY, RemovalPolicy.RETAIN):
         raise InvalidProperty(f"`removal_policy` must be RemovalPolicy.DESTROY or RETAIN; got {removal_policy}.")
+    return seconds
 
 
 def _is_int(value: object) -> bool:
     """An int (not a bool), or a number token (a parameter's ``value_as_number``, a float in Python)."""
     if isinstance(value, bool):
         return False
-    return isinstance(value, int) or (isinstance(value, float) and Token.is_unresolved(value))
+    return isinstance(value, int) or (isinstance(value, float) and unresolved(value))
 
 
 def _seconds(duration: Duration) -> float:
@@ -356,9 +357,8 @@ def _seconds(duration: Duration) -> float:
         ) from error
 
 
-def _target(scope: Construct, function: lambda_.IFunction | str, qualifier: str | None) -> _Target:
-    stack = Stack.of(scope)
-    if qualifier is not None and not Token.is_unresolved(qualifier):
+def _target(stack: Stack, function: lambda_.IFunction | str, qualifier: str | None) -> _Target:
+    if qualifier is not None and not unresolved(qualifier):
         check_qualifier(qualifier, "qualifier")
     if isinstance(function, str):
         name, in_name = _parse_name(function, stack)
@@ -371,7 +371,7 @@ def _target(scope: Construct, function: lambda_.IFunction | str, qualifier: str 
     derived = alias_name if alias_name is not None else version if isinstance(version, str) else None
     _check_agreement(qualifier, derived, "the alias or version given as `function`")
     arn = underlying.function_arn
-    if not Token.is_unresolved(arn):
+    if not unresolved(arn):
         _, in_name = _parse_name(arn, stack)
         _check_agreement(qualifier or derived, in_name, repr(arn))
         return _Target(arn, qualifier or derived, function, _policy_target(arn))
@@ -380,7 +380,7 @@ def _target(scope: Construct, function: lambda_.IFunction | str, qualifier: str 
     )
 
 
-def _declared_name(scope: Construct, target: _Target) -> str:
+def _declared_name(stack: Stack, target: _Target) -> str:
     """The function as the custom resource names it, in the fewest bytes the handler resolves to the same config: an
     in-stack function by its name (a `Ref`), a function imported by a literal ARN of the stack's own account and
     region by its name (and the qualifier inside the ARN). Anything else as given: a string as the user wrote it, a
@@ -390,14 +390,13 @@ def _declared_name(scope: Construct, target: _Target) -> str:
     if function is None:
         return target.function_name
     underlying: lambda_.IFunction = getattr(function, "lambda_", function)
-    stack = Stack.of(scope)
-    if Token.is_unresolved(target.function_name):
-        in_stack = isinstance(underlying, lambda_.Function) and Stack.of(underlying) is stack
+    if unresolved(target.function_name):
+        in_stack = isinstance(underlying, lambda_.Function) and stack_of(underlying) is stack
         return underlying.function_name if in_stack else target.function_name
     match = FUNCTION_NAME_PATTERN.fullmatch(target.function_name)
     assert match is not None
     region, account = (match.group("region") or "").rstrip(":"), (match.group("account") or "").rstrip(":")
-    if region != stack.region or account != stack.account:
+    if (region, account) != environment(stack):
         return target.function_name
     qualifier = match.group("qualifier")
     return match.group("name") + (f":{qualifier}" if qualifier else "")
@@ -410,20 +409,20 @@ def _identity(function: lambda_.IFunction) -> str | None:
     cfn = function.node.default_child if isinstance(function, lambda_.Function) else None
     if not isinstance(cfn, lambda_.CfnFunction):
         return None
-    stack = Stack.of(function)
+    stack = stack_of(function)
     return json.dumps([stack.get_logical_id(cfn), stack.resolve(cfn.function_name), cfn.package_type])
 
 
 def _parse_name(value: str, stack: Stack) -> tuple[str | None, str | None]:
     """(name, qualifier in the name) of a literal function name, checked; (None, None) for a token."""
-    if Token.is_unresolved(value):
+    if unresolved(value):
         return None, None
     name, in_name = parse_function_name(value, "function")
     match = FUNCTION_NAME_PATTERN.fullmatch(value)
     assert match is not None
-    for part, expected in (("region", stack.region), ("account", stack.account)):
+    for part, expected in zip(("region", "account"), environment(stack), strict=True):
         given = (match.group(part) or "").rstrip(":")
-        if given and not Token.is_unresolved(expected) and given != expected:
+        if given and not unresolved(expected) and given != expected:
             raise InvalidProperty(
                 f"`function` {value!r} is in {part} {given}, but the stack deploys to {expected}; the handler can "
                 "only configure functions in its own account and region."
@@ -432,7 +431,7 @@ def _parse_name(value: str, stack: Stack) -> tuple[str | None, str | None]:
 
 
 def _check_agreement(qualifier: str | None, other: str | None, where: str) -> None:
-    if qualifier is None or other is None or Token.is_unresolved(qualifier) or Token.is_unresolved(other):
+    if qualifier is None or other is None or unresolved(qualifier) or unresolved(other):
         return
     if qualifier != other:
         raise InvalidProperty(f"`qualifier` {qualifier!r} disagrees with the qualifier {other!r} of {where}.")
@@ -451,27 +450,27 @@ def _policy_target(function: str) -> PolicyTarget:
 
 
 def _check_destination_arn(arn: str, half: str, prop: str, target: _Target) -> str:
-    if Token.is_unresolved(arn):
+    if unresolved(arn):
         return arn
     check_destination(arn, half, prop)
-    if not Token.is_unresolved(target.function_name) and is_self_destination(target.function_name, arn):
+    if not unresolved(target.function_name) and is_self_destination(target.function_name, arn):
         raise InvalidProperty(f"`{prop}` {arn!r} is the function itself; a function cannot be its own destination.")
     return arn
 
 
-def _register(scope: Construct, target: _Target, on_failure: bool) -> None:
+def _register(scope: Construct, provider: Provider, target: _Target, on_failure: bool) -> None:
     """One config per function and qualifier in an app: two would overwrite each other on every deploy. A native config
     (`aws_lambda.EventInvokeConfig`, or a Function's own async settings) for the same function and qualifier is an
     error too, found once the app is complete (a validation of the app)."""
-    key, shown, qualifier = _config_key(scope, target)
-    root = scope.node.root
+    key, shown, qualifier = _config_key(provider.stack, target)
+    root = provider.root
     declared = _declared.setdefault(root, {})
     if key in declared:
         raise InvalidProperty(
             f"`function` {shown} (qualifier {qualifier}) already has an AsyncInvokeConfig at {declared[key].path}; "
             "declare one config per function and qualifier."
         )
-    declared[key] = Declaration(scope.node.path, on_failure)
+    declared[key] = Declaration(scope, on_failure)
     if root not in _watched:
         _watched.add(root)
         root.node.add_validation(_NativeConfigs(root))
@@ -479,37 +478,43 @@ def _register(scope: Construct, target: _Target, on_failure: bool) -> None:
 
 def _declaration(target: Target) -> Declaration | None:
     """The config declared so far for an in-app function's ``$LATEST`` or for an alias, however it was named."""
-    key, _, _ = _config_key(target, _target(target, target, None))
+    stack = stack_of(target)
+    key, _, _ = _config_key(stack, _target(stack, target, None))
     return _declared.get(target.node.root, {}).get(key)
 
 
-def _config_key(scope: Construct, target: _Target) -> tuple[tuple[str, ...], str, str]:
+def _config_key(stack: Stack, target: _Target) -> tuple[tuple[str, ...], str, str]:
     """What a config is for, as (key, what to show, qualifier). Compared by what the function resolves to, not by
     the construct path: a name (given as a string, or an in-app function's own name) by its account, region and
     name; an in-app function with no name of its own by its construct, wherever it is configured from. A name whose
     account or region is not known (an environment-agnostic stack) is compared within its stack only, since two such
     stacks may deploy apart."""
-    stack = Stack.of(scope)
     qualifier = target.qualifier or LATEST
     underlying = getattr(target.function, "lambda_", target.function)
-    home = Stack.of(underlying) if underlying is not None else stack
-    name = target.function_name if not Token.is_unresolved(target.function_name) else _own_name(underlying)
+    name = target.function_name if not unresolved(target.function_name) else _own_name(underlying)
+
+    def home() -> Stack:  # the function's stack, asked only when needed
+        return stack_of(underlying) if underlying is not None else stack
+
     identity: tuple[str, ...]
     if name is not None:
         match = FUNCTION_NAME_PATTERN.fullmatch(name)
         assert match is not None
-        account = (match.group("account") or "").rstrip(":") or home.account
-        region = (match.group("region") or "").rstrip(":") or home.region
+        region, account = (match.group("region") or "").rstrip(":"), (match.group("account") or "").rstrip(":")
+        if not (region and account):
+            home_region, home_account = environment(home())
+            region, account = region or home_region, account or home_account
         qualifier = qualifier if target.qualifier or not match.group("qualifier") else match.group("qualifier")
-        known = not Token.is_unresolved(account) and not Token.is_unresolved(region)
-        identity = ((account, region) if known else ("stack", home.node.path)) + (match.group("name"),)
+        known = not unresolved(account) and not unresolved(region)
+        identity = ((account, region) if known else ("stack", path_of(home()))) + (match.group("name"),)
         shown = match.group("name")
     elif underlying is not None:
-        identity, shown = ("function", underlying.node.path), underlying.node.path
+        identity, shown = ("function", path_of(underlying)), path_of(underlying)
     else:
-        identity = ("stack", stack.node.path, json.dumps(stack.resolve(target.function_name), sort_keys=True))
+        identity = ("stack", path_of(stack), json.dumps(stack.resolve(target.function_name), sort_keys=True))
         shown = target.function_name
-    return (*identity, json.dumps(home.resolve(qualifier))), shown, qualifier
+    resolved = home().resolve(qualifier) if unresolved(qualifier) else qualifier
+    return (*identity, json.dumps(resolved)), shown, qualifier
 
 
 @jsii.implements(IValidation)
@@ -522,21 +527,26 @@ class _NativeConfigs:
 
     def validate(self) -> list[str]:
         declared = _declared.get(self.root, {})
+        nodes = self.root.node.find_all()
+        ours = tuple(f"{path_of(node)}/" for node in nodes if isinstance(node, Provider))  # the handlers' own settings
+        natives = [
+            node
+            for node in nodes
+            if isinstance(node, lambda_.CfnEventInvokeConfig) and not node.node.path.startswith(ours)
+        ]
         functions = {
-            (Stack.of(node).node.path, Stack.of(node).get_logical_id(node)): node.node.scope
-            for node in self.root.node.find_all()
+            (path_of(stack_of(node)), stack_of(node).get_logical_id(node)): node.node.scope
+            for node in (nodes if natives else [])
             if isinstance(node, lambda_.CfnFunction)
         }
         errors = []
-        for node in self.root.node.find_all():
-            if not isinstance(node, lambda_.CfnEventInvokeConfig):
-                continue
-            stack = Stack.of(node)
+        for node in natives:
+            stack = stack_of(node)
             name, function = _native_function(stack, node.function_name, functions)
             if name is None and function is None:
                 continue  # a reference this app cannot follow
             target = _Target(name or node.function_name, node.qualifier, function, None)
-            key, shown, qualifier = _config_key(node, target)
+            key, shown, qualifier = _config_key(stack, target)
             if key in declared:
                 errors.append(
                     f"`function` {shown} (qualifier {qualifier}) has two async-invoke configs: the AsyncInvokeConfig "
@@ -552,11 +562,11 @@ def _native_function(
 ) -> tuple[str | None, lambda_.Function | None]:
     """What a native config's `FunctionName` names: a literal name (given, or the last part of an imported function's
     ARN), or an in-app function (a Ref to it)."""
-    if not Token.is_unresolved(function_name):
+    if not unresolved(function_name):
         return function_name, None
     resolved = stack.resolve(function_name)
     if isinstance(resolved, dict) and "Ref" in resolved:
-        function = functions.get((stack.node.path, resolved["Ref"]))
+        function = functions.get((path_of(stack), resolved["Ref"]))
         return None, function if isinstance(function, lambda_.Function) else None
     if isinstance(resolved, dict) and "Fn::Select" in resolved:  # an imported function's name, from its ARN
         index, source = resolved["Fn::Select"]
@@ -571,7 +581,7 @@ def _own_name(function: lambda_.IFunction | None) -> str | None:
     """A function's literal name when the app knows it: given one in its own props, or imported by name or ARN."""
     if function is None:
         return None
-    stack = Stack.of(function)
+    stack = stack_of(function)
     cfn = function.node.default_child if isinstance(function, lambda_.Function) else None
     if isinstance(cfn, lambda_.CfnFunction):
         name = stack.resolve(cfn.function_name)

@@ -24,8 +24,12 @@ DEFAULT_ID = "AsyncInvokeConfig"
 class Declaration:
     """What a config declared for one function and qualifier: where, and whether it sends failures somewhere."""
 
-    path: str
+    construct: IConstruct
     on_failure: bool
+
+    @property
+    def path(self) -> str:
+        return self.construct.node.path
 
 
 Lookup = Callable[[Target], Declaration | None]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
+from .bridge import stack_of, unresolved
 from .handler.contract import (
     BARE_NAME_MAX,
     CONFIGS,
@@ -51,18 +53,23 @@ from .handler.contract import (
     LATEST,
     PARAMETER_ROOT,
     SCHEDULE_KEY,
+    SERVICE_TIMEOUT,
+    SERVICE_TOKEN,
     InvalidProperty,
 )
 
 HANDLER_DIR = (Path(__file__).parent / "handler").resolve()
 PROVIDER_ID = "AsyncInvokeConfigProvider"
+# The targets' managed policies' logical ids: this and a hash of what each grants. Every config names its policy
+# (DependsOn), so the prefix is short.
+TARGETS_ID = "AsyncInvokeConfigTargets"
 HANDLER_TIMEOUT = Duration.minutes(5)
 # The handler's own asynchronous invocations (CloudFormation invokes it asynchronously): an event waits at most a
 # minute, and one that failed is never run again. So every run ends within 60 s + the 5-minute timeout of being
-# sent, before CloudFormation stops waiting (SERVICE_TIMEOUT): no event runs after CloudFormation gave up on it.
+# sent, before CloudFormation stops waiting (SERVICE_TIMEOUT_SECONDS): no event runs after CloudFormation gave up on it.
 HANDLER_MAX_EVENT_AGE = Duration.seconds(60)
 HANDLER_RETRY_ATTEMPTS = 0
-SERVICE_TIMEOUT = Duration.minutes(7)
+SERVICE_TIMEOUT_SECONDS = 7 * 60
 ACTIONS = [f"lambda:{verb}FunctionEventInvokeConfig" for verb in ("Get", "Put", "Update", "Delete")]
 # The stack's own records (written under its stack id's last part), and every stack's claims (read only).
 RECORD_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"]
@@ -74,6 +81,7 @@ MANAGED_POLICY_SIZE = 6144
 MANAGED_POLICIES_PER_ROLE = 10
 # Unresolved parts of an ARN are counted at their longest: the longest partition and region, a 64-character name.
 FUNCTION_ARN_PREFIX = len("arn:aws-us-gov:lambda:ap-southeast-2:123456789012:function:")
+_providers: weakref.WeakKeyDictionary[Stack, Provider] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ class PolicyTarget:
 
 @dataclass(frozen=True)
 class _Config:
-    resource: CustomResource
+    resource: CfnResource
     properties: dict[str, Any]
     function: lambda_.IFunction | None
     qualifier: str | None
@@ -101,17 +109,22 @@ class Provider(Construct):
 
     @classmethod
     def of(cls, scope: Construct) -> Provider:
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(PROVIDER_ID)
-        return existing if isinstance(existing, Provider) else cls(stack, PROVIDER_ID)
+        stack = stack_of(scope)
+        provider = _providers.get(stack)
+        if provider is None:
+            existing = stack.node.try_find_child(PROVIDER_ID)
+            provider = _providers[stack] = existing if isinstance(existing, Provider) else cls(stack, PROVIDER_ID)
+        return provider
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         self._targets: dict[str, PolicyTarget] = {}
         self._configs: list[_Config] = []
+        self._logical_ids: list[str] | None = None
         self.wide = False
         self.finished = False
-        self.stack = Stack.of(self)
+        self.stack = stack_of(self)
+        self.root = self.stack.node.root
 
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
@@ -139,6 +152,7 @@ class Provider(Construct):
             retry_attempts=HANDLER_RETRY_ATTEMPTS,
             description="Keeps Lambda async-invoke configs as declared (cdk-async-invoke-config).",
         )
+        self.service_token = self.function.function_arn
         self.targets_policies: list[iam.CfnManagedPolicy] = []
         _acknowledge(
             self.role,
@@ -156,15 +170,19 @@ class Provider(Construct):
                 CONFIGS: _Late(self._config_ids),
                 DECLARATIONS: Lazy.string(_Once(self._digest)),
             },
-            service_timeout=SERVICE_TIMEOUT,
+            service_timeout=Duration.seconds(SERVICE_TIMEOUT_SECONDS),
         )
         omit_default_removal_policy(self.drift_check)
         self.schedule: events.Rule | None = None
         Aspects.of(self).add(_Finish(self))
 
+    def custom_resource_properties(self, properties: dict[str, Any]) -> dict[str, Any]:
+        """A config's properties as its custom resource holds them: the handler, and how long CloudFormation waits."""
+        return {SERVICE_TOKEN: self.service_token, SERVICE_TIMEOUT: str(SERVICE_TIMEOUT_SECONDS), **properties}
+
     def add_config(
         self,
-        resource: CustomResource,
+        resource: CfnResource,
         properties: dict[str, Any],
         target: PolicyTarget | None,
         function: lambda_.IFunction | None,
@@ -236,28 +254,31 @@ class Provider(Construct):
                 roles=[self.role.role_name],
                 description="What the AsyncInvokeConfig handler may configure (replaced whenever its targets change).",
             )
-            policy.override_logical_id(f"{PROVIDER_ID}Targets{self._hash(policy, [target for target, _ in group])}")
+            policy.override_logical_id(f"{TARGETS_ID}{self._hash(policy, [target for target, _ in group])}")
             self.targets_policies.append(policy)
             granting |= {target.arn: policy for target, _ in group if target is not None}
         for config in self._configs:
             wait = (
                 granting[config.target.arn] if config.target is not None and not self.wide else self.targets_policies[0]
             )
-            config.resource.node.add_dependency(wait)
+            config.resource.add_resource_dependency(wait)
 
     def _listing(self, group: list[tuple[PolicyTarget | None, str]]) -> dict[str, Any]:
-        """A policy that lists the group's ARNs compactly: one `Fn::Sub` of `${F}NAME*,${F}...` split at the commas,
-        with `F` the stack's `arn:...:function:` prefix (IAM sees the resolved list; the template does not repeat
-        the prefix)."""
-        prefix = f"arn:{Aws.PARTITION}:lambda:{self.stack.region}:{self.stack.account}:function:"
-        variables: dict[str, Any] = {"F": prefix}
+        """A policy that lists the group's ARNs compactly: one `Fn::Sub` of `${F}NAME*,${P0}NAME*,...` split at the
+        commas, with `F` the stack's `arn:...:function:` prefix and `P0`... each other prefix a literal ARN has (IAM
+        sees the resolved list; the template does not repeat the prefixes)."""
+        variables: dict[str, Any] = {}
+        prefixes: dict[str, str] = {}
         parts = []
         for target, suffix in group:
             if target is None:
                 parts.append("${F}" + suffix)
-            elif not Token.is_unresolved(target.arn):
-                parts.append(target.arn + suffix)
-            elif not Token.is_unresolved(target.name):
+            elif not unresolved(target.arn):
+                prefix, _, name = target.arn.rpartition(":function:")
+                key = prefixes.setdefault(prefix, f"P{len(prefixes)}")
+                variables[key] = f"{prefix}:function:"
+                parts.append("${" + key + "}" + name + suffix)
+            elif not unresolved(target.name):
                 parts.append("${F}" + target.name + suffix)
             else:
                 name = self.stack.resolve(target.name)
@@ -268,7 +289,9 @@ class Provider(Construct):
                     variables[key] = target.name
                     parts.append("${F}${" + key + "}" + suffix)
         body = ",".join(parts)
-        listed = Fn.split(",", Fn.sub(body, variables) if "${F}" in body else body)
+        if "${F}" in body:
+            variables["F"] = f"arn:{Aws.PARTITION}:lambda:{self.stack.region}:{self.stack.account}:function:"
+        listed = Fn.split(",", Fn.sub(body, variables) if variables else body)
         return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ACTIONS, "Resource": listed}]}
 
     def acknowledge_wildcards(self) -> None:
@@ -280,12 +303,14 @@ class Provider(Construct):
             "the policy to the stack's account and region (`function:*`), never `*`."
         )
         for policy in self.targets_policies:
+            findings = []
             for statement in self.stack.resolve(policy.policy_document)["Statement"]:
                 listed = statement["Resource"]
                 for resource in listed if isinstance(listed, list) else [listed]:
                     flat = flatten(resource)
                     if "*" in flat:
-                        _acknowledge(policy, f"AwsSolutions-IAM5[Resource::{flat}]", reason)
+                        findings.append(Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{flat}]", reason=reason))
+            Validations.of(policy).acknowledge(*findings)
         _acknowledge(
             self.role,
             f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._record_arn('*')))}]",
@@ -353,17 +378,23 @@ class Provider(Construct):
         three characters, and CloudFormation still waits for every config before the check runs."""
         if not self._configs:
             return []
-        ids = [self.stack.resolve(_cfn(config.resource).logical_id) for config in self._configs]
-        return {"Fn::Sub": CONFIGS_SEPARATOR.join(f"${{{logical_id}}}" for logical_id in ids)}
+        return {"Fn::Sub": CONFIGS_SEPARATOR.join(f"${{{logical_id}}}" for logical_id in self.logical_ids())}
 
     def _digest(self) -> str:
         """A digest of every config's logical id and declaration: it changes exactly when a config is added, removed,
         renamed or changes, so that even with a fixed token the drift check runs then."""
-        declared = [
-            [self.stack.get_logical_id(_cfn(config.resource)), self.stack.resolve(config.properties)]
-            for config in self._configs
-        ]
+        declarations = self.stack.resolve([config.properties for config in self._configs])
+        declared = [list(pair) for pair in zip(self.logical_ids(), declarations, strict=True)]
         return hashlib.sha256(json.dumps(sorted(declared, key=str), sort_keys=True).encode()).hexdigest()[:16]
+
+    def logical_ids(self) -> list[str]:
+        """The configs' logical ids, asked of the stack once the configs are final."""
+        if self._logical_ids is not None and len(self._logical_ids) == len(self._configs):
+            return self._logical_ids
+        ids = [self.stack.get_logical_id(config.resource) for config in self._configs]
+        if self.finished:
+            self._logical_ids = ids
+        return ids
 
     def wait_for_qualifiers(self) -> None:
         """A config that names an alias or version of an in-app function by its qualifier alone waits for the aliases
@@ -378,7 +409,7 @@ class Provider(Construct):
                 by_function.setdefault(version.lambda_.node.path, []).append(node)
         for config in pending:
             assert config.function is not None and config.qualifier is not None
-            if Token.is_unresolved(config.qualifier):
+            if unresolved(config.qualifier):
                 continue
             for node in by_function.get(config.function.node.path, []):
                 named = node.alias_name if isinstance(node, lambda_.Alias) else None
@@ -469,8 +500,8 @@ def _pack(targets: list[PolicyTarget], suffixes: tuple[str, ...]) -> list[list[t
     groups: list[list[tuple[PolicyTarget | None, str]]] = [[]]
     used = 0
     for target in targets:
-        if Token.is_unresolved(target.arn):
-            length = FUNCTION_ARN_PREFIX + (BARE_NAME_MAX if Token.is_unresolved(target.name) else len(target.name))
+        if unresolved(target.arn):
+            length = FUNCTION_ARN_PREFIX + (BARE_NAME_MAX if unresolved(target.name) else len(target.name))
         else:
             length = len(target.arn)
         cost = sum(length + len(suffix) + 3 for suffix in suffixes)  # "ARN",
@@ -480,18 +511,6 @@ def _pack(targets: list[PolicyTarget], suffixes: tuple[str, ...]) -> list[list[t
         groups[-1] += [(target, suffix) for suffix in suffixes]
         used += cost
     return groups
-
-
-def _length(arn: str, target: PolicyTarget) -> int:
-    """An ARN's length once resolved, unresolved parts at their longest."""
-    if not Token.is_unresolved(arn):
-        return len(arn)
-    name = BARE_NAME_MAX if Token.is_unresolved(target.name) else len(target.name)
-    return FUNCTION_ARN_PREFIX + name + len(arn) - len(target.arn)  # plus the literal suffix (`:*`, `*`) it ends in
-
-
-def _cfn(resource: CustomResource) -> Any:
-    return resource.node.default_child
 
 
 def _document(statements: list[tuple[list[str], list[str]]]) -> dict[str, Any]:
