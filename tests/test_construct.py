@@ -678,3 +678,21 @@ def test_template_bytes_per_config_stay_within_700():
     per_config = (template_bytes(many(400)[1]) - template_bytes(many(1)[1])) / 399
 
     assert per_config <= 700
+
+
+def test_functions_given_by_literal_arns_are_listed_exactly_with_their_prefix_written_once_per_policy():
+    stack = make_stack()  # environment-agnostic: ARNs of any region are accepted
+    arns = [f"arn:aws:lambda:{region}:123456789012:function:orders-{region}" for region in ("eu-west-1", "us-east-1")]
+    for index, arn in enumerate([*arns, arns[0].replace("orders-", "billing-")]):
+        AsyncInvokeConfig(stack, f"Config{index}", function=arn, retry_attempts=0)
+    AsyncInvokeConfig(stack, "Named", function="shipping", retry_attempts=0)
+    template = Template.from_stack(stack)
+
+    lambda_statement, _ = target_statements(template)
+    listed = resolved(lambda_statement["Resource"], {})
+    body = json.dumps(lambda_statement["Resource"])
+
+    named = "arn:aws:lambda:ap-southeast-2:123456789012:function:shipping"
+    expected = [arns[0], arns[1], arns[0].replace("orders-", "billing-"), named]
+    assert listed == [arn + suffix for arn in expected for suffix in ("", ":*")]
+    assert body.count("arn:aws:lambda:eu-west-1:123456789012:function:") == 1
