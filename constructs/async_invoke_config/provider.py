@@ -60,9 +60,9 @@ from .handler.contract import (
 
 HANDLER_DIR = (Path(__file__).parent / "handler").resolve()
 PROVIDER_ID = "AsyncInvokeConfigProvider"
-# The targets' managed policies' logical ids: this and a hash of what each grants. Every config names its policy
-# (DependsOn), so the prefix is short.
-TARGETS_ID = "AsyncInvokeConfigTargets"
+# The targets' managed policies' logical ids: this (AsyncInvokeConfig's initials) and a hash of what each grants.
+# Every config names its policy in its DependsOn, so the prefix is short; the path metadata gives the full name.
+TARGETS_ID = "AICTargets"
 HANDLER_TIMEOUT = Duration.minutes(5)
 # The handler's own asynchronous invocations (CloudFormation invokes it asynchronously): an event waits at most a
 # minute, and one that failed is never run again. So every run ends within 60 s + the 5-minute timeout of being
