@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct, IConstruct, IValidation
 
-from .bridge import environment, path_of, stack_of, unresolved
+from .bridge import environment, path_of, stack_of, to_seconds, unresolved
 from .defaults import DEFAULT_ID, Declaration, Target, apply, require
 from .handler.contract import (
     DATA_FUNCTION_ARN,
@@ -349,7 +349,7 @@ def _is_int(value: object) -> bool:
 def _seconds(duration: Duration) -> float:
     """The duration in whole seconds, as the API takes it."""
     try:
-        return duration.to_seconds()
+        return to_seconds(duration)
     except RuntimeError as error:  # jsii's, for a duration that is no whole number of seconds
         raise InvalidProperty(
             "`max_event_age` must be a whole number of seconds; "

@@ -8,7 +8,7 @@ import struct
 import weakref
 from typing import Any
 
-from aws_cdk import Stack, Token
+from aws_cdk import Duration, Stack, Token
 from constructs import IConstruct
 
 # As aws-cdk-lib tests it (core/lib/private/encoding.js, `unresolved`): a string is a token when it holds a string
@@ -18,6 +18,7 @@ _DOUBLE_MARKER = 0xFBFF
 _stacks: weakref.WeakKeyDictionary[IConstruct, Stack] = weakref.WeakKeyDictionary()
 _environments: weakref.WeakKeyDictionary[Stack, tuple[str, str]] = weakref.WeakKeyDictionary()
 _paths: weakref.WeakKeyDictionary[IConstruct, str] = weakref.WeakKeyDictionary()
+_seconds: weakref.WeakKeyDictionary[Duration, float] = weakref.WeakKeyDictionary()
 
 
 def unresolved(value: Any) -> bool:
@@ -54,3 +55,12 @@ def path_of(construct: IConstruct) -> str:
     if path is None:
         path = _paths[construct] = construct.node.path
     return path
+
+
+def to_seconds(duration: Duration) -> float:
+    """`duration.to_seconds()`, asked once per Duration (a Duration never changes; `apply_defaults` gives one to
+    every config)."""
+    known = _seconds.get(duration)
+    if known is None:
+        known = _seconds[duration] = duration.to_seconds()
+    return known
