@@ -10,10 +10,13 @@ Every config declares retry attempts 1 and a maximum event age of 1 hour. Bytes 
 past 500 resources still shows its size (it would not deploy).
 
     .venv/bin/python benchmarks/template_size.py     (the tables alone; benchmarks/compare.py prints them all)
+    .venv/bin/python benchmarks/template_size.py --app CASE CONSTRUCT COUNT OUTDIR
+                                                     (one app, synthesized into OUTDIR as `cdk synth` runs it)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -26,7 +29,6 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "constructs"))
 
 import aws_cdk as cdk  # noqa: E402
-from async_invoke_config import AsyncInvokeConfig  # noqa: E402
 from aws_cdk import aws_iam as iam  # noqa: E402
 from aws_cdk import aws_lambda as lambda_  # noqa: E402
 from aws_cdk import aws_lambda_destinations as destinations  # noqa: E402
@@ -110,6 +112,9 @@ def props(target: Target) -> dict[str, Any]:
 
 
 def ours(stack: cdk.Stack, id_: str, target: Target) -> None:
+    # Imported here, so that an app of the other constructs (`--app`) does not pay for importing this library.
+    from async_invoke_config import AsyncInvokeConfig
+
     AsyncInvokeConfig(stack, id_, **props(target))
 
 
@@ -189,10 +194,12 @@ def build_stack(app: cdk.App, name: str, case: CaseBuild, declare: Declare, coun
     return stack
 
 
-def synth(case: CaseBuild, declare: Declare, count: int, stacks: int = 1) -> Synth:
-    """Construct and synthesize an app of `stacks` stacks of `count` configs; the first stack's template measured."""
+def synth(case: CaseBuild, declare: Declare, count: int, stacks: int = 1, outdir: str | None = None) -> Synth:
+    """Construct and synthesize an app of `stacks` stacks of `count` configs (into `outdir`, a temporary directory when
+    None); the first stack's template measured."""
     started = time.perf_counter()
-    app = cdk.App(context={"aws:cdk:enable-path-metadata": True, "@aws-cdk/core:stackResourceLimit": 0})
+    context = {"aws:cdk:enable-path-metadata": True, "@aws-cdk/core:stackResourceLimit": 0}
+    app = cdk.App(outdir=outdir, context=context)
     for number in range(stacks):
         build_stack(app, f"Stack{number}", case, declare, count, first=number * count)
     assembly = app.synth()
@@ -215,7 +222,20 @@ def most_configs(case: CaseBuild, declare: Declare, at_one: Synth, at_many: Synt
     return count
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--app", nargs=4, metavar=("CASE", "CONSTRUCT", "COUNT", "OUTDIR"), help="synthesize one app")
+    args = parser.parse_args(argv)
+    if args.app:
+        key, name, count, outdir = args.app
+        if key not in CASES:
+            parser.error(f"--app: CASE must be one of {', '.join(CASES)}, not {key!r}")
+        if name not in CONSTRUCTS:
+            parser.error(f"--app: CONSTRUCT must be one of {', '.join(map(repr, CONSTRUCTS))}, not {name!r}")
+        if not count.isdigit():
+            parser.error(f"--app: COUNT must be a whole number, not {count!r}")
+        synth(CASES[key][1], CONSTRUCTS[name], int(count), outdir=outdir)
+        return
     print("| case | construct | configs | resources | template bytes | bytes per config |\n|---|---|---|---|---|---|")
     for key, (title, case) in CASES.items():
         for name, declare in CONSTRUCTS.items():

@@ -4,17 +4,21 @@ printed for people, never checked here."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+NEW_PROCESS = "### Synth time as `cdk synth` runs the app (new process: interpreter, imports, construct, synth)"
 
 SECTIONS = (
     "## Template size",
     "### Most configs one stack holds",
     "## Synth time",
+    "### Synth time in process (construct + synth, jsii kernel warm)",
+    NEW_PROCESS,
     "## Linearity",
     "## Lambda API calls per life-cycle path",
     "## Handler latency",
@@ -37,6 +41,8 @@ def test_the_benchmark_command_runs_quick_and_prints_every_section_for_every_con
     assert run.returncode == 0, run.stderr[-3000:]
     for section in SECTIONS:
         assert section in run.stdout
+    new_process_table = run.stdout.split(NEW_PROCESS, 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"^\| \(c\) imported function, settings only \| \d+ \| \d+\.\d\d", new_process_table, re.M)
     for construct in ("AsyncInvokeConfig", "native EventInvokeConfig", "AwsCustomResource"):
         assert f"| {construct} |" in run.stdout
     node_side = shutil.which("node") and (ROOT / "node_modules" / "@aws-sdk" / "client-lambda").is_dir()
