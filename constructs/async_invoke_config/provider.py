@@ -310,7 +310,8 @@ class Provider(Construct):
                     flat = flatten(resource)
                     if "*" in flat:
                         findings.append(Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{flat}]", reason=reason))
-            Validations.of(policy).acknowledge(*findings)
+            if findings:
+                Validations.of(policy).acknowledge(*findings)
         _acknowledge(
             self.role,
             f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._record_arn('*')))}]",
@@ -389,10 +390,10 @@ class Provider(Construct):
 
     def logical_ids(self) -> list[str]:
         """The configs' logical ids, asked of the stack once the configs are final."""
-        if self._logical_ids is not None and len(self._logical_ids) == len(self._configs):
+        if self._logical_ids is not None:
             return self._logical_ids
         ids = [self.stack.get_logical_id(config.resource) for config in self._configs]
-        if self.finished:
+        if self.finished:  # no config can be added any more
             self._logical_ids = ids
         return ids
 
