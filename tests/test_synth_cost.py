@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from jsii._kernel.providers import process
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
-CALLS_PER_CONFIG = 8
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders-"
+CALLS_PER_CONFIG = 7
 
 
 @pytest.fixture
@@ -32,23 +33,23 @@ def bridge_calls(monkeypatch) -> Iterator[list[str]]:
     yield sent
 
 
-def synthesize(count: int, sent: list[str]) -> int:
-    """Calls to build and synthesize a stack of `count` configs (imported functions, settings only), the imports
-    themselves not counted."""
+def synthesize(count: int, sent: list[str], stacks: int = 1) -> int:
+    """Calls to build and synthesize an app of `stacks` stacks of `count` configs each (imported functions, settings
+    only, a Duration each), the imports themselves not counted."""
     app = cdk.App()
-    stack = cdk.Stack(app, "Stack", env=ENV)
-    functions = [
-        cdk.aws_lambda.Function.from_function_arn(
-            stack, f"Fn{index}", f"arn:aws:lambda:us-east-1:123456789012:function:orders-{index:03d}"
-        )
-        for index in range(count)
-    ]
-    age = cdk.Duration.hours(1)
+    targets = []
+    for number in range(stacks):
+        stack = cdk.Stack(app, f"Stack{number}", env=ENV)
+        targets += [
+            (stack, cdk.aws_lambda.Function.from_function_arn(stack, f"Fn{index}", f"{ARN}{number}-{index:03d}"))
+            for index in range(count)
+        ]
     before = len(sent)
-    for index, function in enumerate(functions):
+    for index, (stack, function) in enumerate(targets):
+        age = cdk.Duration.hours(1)
         AsyncInvokeConfig(stack, f"Config{index}", function=function, retry_attempts=1, max_event_age=age)
     app.synth()
-    return len(sent) - before
+    return len(sent) - before - len(targets)  # less the Durations' creation, as a user's code pays it
 
 
 def test_each_config_costs_the_same_few_bridge_calls_however_many_the_stack_holds(bridge_calls):
@@ -59,6 +60,13 @@ def test_each_config_costs_the_same_few_bridge_calls_however_many_the_stack_hold
 
     assert max(per_config) <= CALLS_PER_CONFIG, per_config
     assert max(per_config) - min(per_config) < 0.5, per_config  # linear: the 200th config costs what the 2nd did
+
+
+def test_an_app_of_three_stacks_costs_three_times_one(bridge_calls):
+    synthesize(1, bridge_calls)
+    one, three = synthesize(100, bridge_calls), synthesize(100, bridge_calls, stacks=3)
+
+    assert 2.9 <= three / one <= 3.1, (one, three)
 
 
 TOKENS = st.sampled_from(["${Token[TOKEN.12]}", "${Token[AWS.Region.3]}", "#{Token[TOKEN.4]}", "Token[", "${Token[]}"])
