@@ -137,7 +137,7 @@ class AsyncInvokeConfig(Construct):
         provider.add_config(
             self.resource, properties, target.policy, target.function if plain else None, target.qualifier
         )
-        self._depend_on_target(target, granted=bool(bound))
+        self._depend_on_target(provider.stack, target, granted=bool(bound))
 
     @cached_property
     def function_arn(self) -> str:
@@ -234,7 +234,7 @@ class AsyncInvokeConfig(Construct):
         """Configs found drifted whose correction failed (sum over `period`, default 5 minutes)."""
         return AsyncInvokeConfig.metric_drift(scope, METRIC_FAILED, period=period)
 
-    def _depend_on_target(self, target: _Target, granted: bool) -> None:
+    def _depend_on_target(self, stack: Stack, target: _Target, granted: bool) -> None:
         """Wait for the policies that hold the send grants on the function's role (not the role itself: nothing of it
         changes), and for a version or alias named only by a literal qualifier; a plain function is already waited
         for through its name."""
@@ -245,7 +245,7 @@ class AsyncInvokeConfig(Construct):
         role = function.role if granted else None
         grants = [c for c in role.node.children if isinstance(c, iam.Policy)] if role is not None else []
         for dependency in (*grants, None if underlying is function else function):
-            if dependency is not None and stack_of(dependency) is stack_of(self):
+            if dependency is not None and stack_of(dependency) is stack:
                 self.resource.node.add_dependency(dependency)
 
     def _bind(self, destination: Destination, half: str, target: _Target) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 import struct
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_cdk import Duration, Stack, Token
 from constructs import IConstruct
@@ -15,6 +16,8 @@ from constructs import IConstruct
 # token marker or a stringified number token; a number when the high 16 bits of its double are the token marker.
 _STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}|-1\.\d{10,16}e\+289")
 _DOUBLE_MARKER = 0xFBFF
+K = TypeVar("K")
+V = TypeVar("V")
 _stacks: weakref.WeakKeyDictionary[IConstruct, Stack] = weakref.WeakKeyDictionary()
 _environments: weakref.WeakKeyDictionary[Stack, tuple[str, str]] = weakref.WeakKeyDictionary()
 _paths: weakref.WeakKeyDictionary[IConstruct, str] = weakref.WeakKeyDictionary()
@@ -35,32 +38,28 @@ def unresolved(value: Any) -> bool:
 
 def stack_of(scope: IConstruct) -> Stack:
     """`Stack.of(scope)`, asked once per construct (a construct never changes stacks)."""
-    stack = _stacks.get(scope)
-    if stack is None:
-        stack = _stacks[scope] = Stack.of(scope)
-    return stack
+    return _once(_stacks, scope, Stack.of)
 
 
 def environment(stack: Stack) -> tuple[str, str]:
     """The stack's (region, account): literals, or tokens for an environment-agnostic stack."""
-    known = _environments.get(stack)
-    if known is None:
-        known = _environments[stack] = (stack.region, stack.account)
-    return known
+    return _once(_environments, stack, lambda known: (known.region, known.account))
 
 
 def path_of(construct: IConstruct) -> str:
     """`construct.node.path`, asked once per construct (a path never changes)."""
-    path = _paths.get(construct)
-    if path is None:
-        path = _paths[construct] = construct.node.path
-    return path
+    return _once(_paths, construct, lambda known: known.node.path)
 
 
 def to_seconds(duration: Duration) -> float:
     """`duration.to_seconds()`, asked once per Duration (a Duration never changes; `apply_defaults` gives one to
     every config)."""
-    known = _seconds.get(duration)
-    if known is None:
-        known = _seconds[duration] = duration.to_seconds()
-    return known
+    return _once(_seconds, duration, lambda known: known.to_seconds())
+
+
+def _once(cache: weakref.WeakKeyDictionary[K, V], key: K, ask: Callable[[K], V]) -> V:
+    """What `ask` answers for `key`, asked across the bridge the first time only."""
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = ask(key)
+    return value

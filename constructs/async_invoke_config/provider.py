@@ -275,8 +275,7 @@ class Provider(Construct):
                 parts.append("${F}" + suffix)
             elif not unresolved(target.arn):
                 prefix, _, name = target.arn.rpartition(":function:")
-                key = prefixes.setdefault(prefix, f"P{len(prefixes)}")
-                variables[key] = f"{prefix}:function:"
+                key = prefixes.setdefault(f"{prefix}:function:", f"P{len(prefixes)}")
                 parts.append("${" + key + "}" + name + suffix)
             elif not unresolved(target.name):
                 parts.append("${F}" + target.name + suffix)
@@ -289,6 +288,7 @@ class Provider(Construct):
                     variables[key] = target.name
                     parts.append("${F}${" + key + "}" + suffix)
         body = ",".join(parts)
+        variables |= {key: prefix for prefix, key in prefixes.items()}
         if "${F}" in body:
             variables["F"] = f"arn:{Aws.PARTITION}:lambda:{self.stack.region}:{self.stack.account}:function:"
         listed = Fn.split(",", Fn.sub(body, variables) if variables else body)
