@@ -194,22 +194,23 @@ RETRIES = shape("MaximumRetryAttempts")
 AGE = shape("MaximumEventAgeInSeconds")
 
 
+def check_handler_integer(agreement, prop: str, member: str, value: int, as_string: bool) -> None:
+    """The handler against the model on one integer member, sent as a number or as CloudFormation's string."""
+    accepted = handler_accepts({prop: str(value) if as_string else value}, prop, value)
+
+    agreement.check(f"handler: {member}", model_accepts(shape(member), value), accepted, value)
+
+
 @examples(HANDLER_EXAMPLES)
 @given(value=integers(RETRIES), as_string=st.booleans())
 def test_handler_retry_attempts(agreement, value, as_string):
-    sent = str(value) if as_string else value
-    accepted = handler_accepts({RETRY_ATTEMPTS: sent}, RETRY_ATTEMPTS, value)
-
-    agreement.check("handler: MaximumRetryAttempts", model_accepts(RETRIES, value), accepted, value)
+    check_handler_integer(agreement, RETRY_ATTEMPTS, "MaximumRetryAttempts", value, as_string)
 
 
 @examples(HANDLER_EXAMPLES)
 @given(value=integers(AGE), as_string=st.booleans())
 def test_handler_event_age(agreement, value, as_string):
-    sent = str(value) if as_string else value
-    accepted = handler_accepts({MAX_EVENT_AGE: sent}, MAX_EVENT_AGE, value)
-
-    agreement.check("handler: MaximumEventAgeInSeconds", model_accepts(AGE, value), accepted, value)
+    check_handler_integer(agreement, MAX_EVENT_AGE, "MaximumEventAgeInSeconds", value, as_string)
 
 
 @examples(HANDLER_EXAMPLES)
