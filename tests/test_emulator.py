@@ -85,6 +85,9 @@ def sleeper() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
     def start(own_group: bool = True) -> subprocess.Popen[bytes]:
         started.append(subprocess.Popen(["sleep", "300"], start_new_session=own_group))
+        cmdline = Path(f"/proc/{started[-1].pid}/cmdline")
+        while not cmdline.read_bytes():  # the program is still being loaded (see the test of _started)
+            time.sleep(0.01)
         return started[-1]
 
     yield start
@@ -156,6 +159,20 @@ def test_process_without_proc_reads_ps(sleeper, monkeypatch: pytest.MonkeyPatch)
     first.kill()
     first.wait()
     assert not found.alive()
+
+
+def test_a_started_process_is_recorded_with_its_command_line() -> None:
+    """Popen may return while the kernel is still loading the program; its command line then reads empty for a moment
+    (about 1 start in 200 on a busy machine). The record waits for the command it started."""
+    command = [sys.executable, "-c", "import time; time.sleep(60)"]
+    for _ in range(300):
+        process = subprocess.Popen(command, start_new_session=True)
+        try:
+            found = emulator._started(process, command)
+        finally:
+            process.kill()
+            process.wait()
+        assert found is not None and found.cmdline == tuple(command)
 
 
 @pytest.mark.parametrize("differs", ["start time", "command line"])

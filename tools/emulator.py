@@ -271,6 +271,18 @@ def _sweep() -> list[str]:
     return notes
 
 
+def _started(process: subprocess.Popen[bytes], command: list[str]) -> Process | None:
+    """The process Popen started, once it runs `command`: Popen may return while the kernel is still loading the
+    program, and its command line reads empty until then. None if it exits first, or does not show `command` in 10 s."""
+    deadline = time.monotonic() + 10
+    while process.poll() is None and time.monotonic() < deadline:
+        found = Process.of(process.pid)
+        if found is not None and found.cmdline in (tuple(command), (" ".join(command),)):  # /proc, ps
+            return found
+        time.sleep(0.01)
+    return None
+
+
 def _claim() -> Path:
     """Under the lock, after the sweep: a new state folder, named by a free port no other emulator's folder has."""
     for _ in range(100):
@@ -320,16 +332,17 @@ def start() -> Emulator:
             "SKIP_SSL_CERT_DOWNLOAD": "1",
             "DISABLE_EVENTS": "1",
         }
+        command = [str(python), "-m", "localstack.runtime.main"]
         with (HOME / "localstack.log").open("wb") as log:
             process = subprocess.Popen(
-                [str(python), "-m", "localstack.runtime.main"],
+                command,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         emulator = Emulator(f"http://127.0.0.1:{port}", process, state, notes=notes)
-        identity = Process.of(process.pid)  # Popen returns once the program runs: this is LocalStack's command line
+        identity = _started(process, command)
         if identity is not None:
             emulator.record = _record(emulator.endpoint, state, identity)
             state.with_name(f"{state.name}.json").write_text(json.dumps(emulator.record))
