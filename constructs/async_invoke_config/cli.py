@@ -28,7 +28,6 @@ from botocore.exceptions import (
     ClientError,
     ConfigParseError,
     CredentialRetrievalError,
-    LoginError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
@@ -55,13 +54,13 @@ SHORT = {
     FAILURE_LABEL: "on-failure",
 }
 IN_SYNC_CODE, DRIFTED_CODE, ERROR_CODE = 0, 1, 2
-# Credentials that could not be loaded or renewed: a failed credential_process, an expired SSO or `aws login` session,
-# an assumed role whose MFA token would be needed again, a profile with half its keys.
+# Credentials that could not be loaded or renewed: a failed credential_process, an expired SSO session, an assumed
+# role whose MFA token would be needed again, a profile with half its keys. (botocore 1.34, the floor, has no LoginError
+# for `aws login` sessions: those end as any other BotoCoreError, in their own words.)
 CREDENTIAL_ERRORS = (
     CredentialRetrievalError,
     TokenRetrievalError,
     SSOError,
-    LoginError,
     RefreshWithMFAUnsupportedError,
     PartialCredentialsError,
 )
