@@ -257,7 +257,9 @@ class StubbedSession:
         self.answers = answers
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        client = boto3.client(service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+        client = boto3.client(  # type: ignore[call-overload]
+            service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+        )
         stub = Stubber(client)
         for operation, code, message in self.answers.get(service, []):
             stub.add_client_error(operation, code, message, 400)
@@ -345,7 +347,8 @@ def test_a_bug_shows_its_traceback_and_still_exits_2(as_json):
         region_name = REGION
 
         def client(self, service: str, **kwargs: Any) -> Any:
-            return {}["no such key"]
+            clients: dict[str, Any] = {}
+            return clients["no such key"]
 
     run = report(*json_flag(as_json), session=Broken())
 
