@@ -115,9 +115,10 @@ def parser() -> Parser:
 def main(argv: list[str] | None = None, session: Any = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """The report's exit code; `session` (a boto3 Session) replaces the one made for `--profile`."""
     argv = sys.argv[1:] if argv is None else argv
-    wants_json = "--json" in argv
+    wants_json = "--json" in argv  # until the arguments are parsed (argparse also takes `--js`)
     try:
         args = parser().parse_args(argv)
+        wants_json = args.json
         found = run(args.stack, args.region, session, args.profile)
     except ReportError as error:
         return fail(str(error), wants_json, out, err)
