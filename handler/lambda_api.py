@@ -14,9 +14,11 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from log import decision
 
+# Throttling codes: Lambda TooManyRequestsException, SSM ThrottlingException, CloudFormation Throttling.
 TRANSIENT_CODES = frozenset(
     {
         "TooManyRequestsException",
+        "Throttling",
         "ResourceConflictException",
         "ServiceException",
         "ThrottlingException",

@@ -209,6 +209,29 @@ def test_the_command_runs_in_a_process_that_never_loads_aws_cdk_or_jsii(deployed
     assert len(drifted) == 1 and "drifted" in drifted[0] and "retries, age, on-failure" in drifted[0]
 
 
+def test_the_profile_option_uses_the_profiles_keys_region_and_endpoints(deployed, monkeypatch, tmp_path):
+    """`--profile`, as `cdk deploy --profile`: the profile's keys, region and endpoints (here the emulator's and the
+    local CloudFormation's), whatever AWS_PROFILE says."""
+    for key in [key for key in os.environ if key.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    config = tmp_path / "config"
+    config.write_text(
+        f"[profile local]\naws_access_key_id = test\naws_secret_access_key = test\nregion = {REGION}\n"
+        f"endpoint_url = {deployed.harness.aws.endpoint}\nservices = local\n"
+        f"[services local]\ncloudformation =\n  endpoint_url = {deployed.harness.server.url}\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "my-team")
+    deployed.deploy()
+    out, err = io.StringIO(), io.StringIO()
+
+    code = cli.main(["drift", "--stack", deployed.stack, "--profile", "local"], out=out, err=err)
+
+    assert (code, err.getvalue()) == (0, "")
+    assert out.getvalue().startswith(f"stack {deployed.stack} (UPDATE_COMPLETE): 2 configs, all in sync")
+
+
 def test_the_policy_the_readme_gives_is_enough(deployed, monkeypatch):
     world = iam.World(readme_policy(deployed.stack))
 
@@ -270,36 +293,6 @@ def test_a_stack_without_configs_exits_2_in_one_line(deployed, monkeypatch):
     assert run.err.count("\n") == 1 and "holds no async-invoke config" in run.err
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--region", REGION], "no AWS credentials found: configure them as for the AWS CLI"),
-        ([], "no AWS region: pass --region, or set AWS_REGION"),
-    ],
-    ids=["no credentials", "no region"],
-)
-def test_no_credentials_or_region_exits_2_in_one_line(tmp_path, args, message):
-    result = subprocess.run(
-        [sys.executable, "-m", "async_invoke_config", "drift", "--stack", "Orders", *args],
-        cwd=tmp_path,
-        env={
-            "PATH": os.environ["PATH"],
-            "PYTHONPATH": str(ROOT / "constructs"),
-            "AWS_CONFIG_FILE": str(tmp_path / "none"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-
-    assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.startswith(f"python -m async_invoke_config drift: {message}")
-    assert result.stderr.count("\n") == 1
-
-
 def test_a_write_is_refused_before_it_is_sent():
     client = boto3.client("lambda", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(client)  # no response queued: a call that reached the client would fail differently
@@ -309,7 +302,7 @@ def test_a_write_is_refused_before_it_is_sent():
         api.put(FunctionName="orders", MaximumRetryAttempts=1)
 
 
-def test_an_unexpected_error_exits_2_in_one_line_not_a_traceback():
+def test_a_service_error_exits_2_in_one_line_not_a_traceback():
     client = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(client)
     stub.add_client_error("describe_stacks", "InternalFailure", "Something broke,\non two lines", 500)

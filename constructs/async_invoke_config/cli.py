@@ -1,10 +1,11 @@
 """The read-only drift report, for a CI job to gate on.
 
-    python -m async_invoke_config drift --stack NAME [--region R] [--json]
+    python -m async_invoke_config drift --stack NAME [--profile P] [--region R] [--json]
 
 One row per config the stack holds: function and qualifier, whether it is in sync, the fields that differ, what its
 record declares and what is live. Exit code 0 when every config is in sync, 1 when any drifted (or has no record to
-compare with), 2 on an error, said in one line on stderr. It only reads (CloudFormation's DescribeStacks and
+compare with), 2 on an error, said in one line on stderr (with --json, as an object on stdout); an unexpected
+exception, a bug, also shows its traceback, and exits 2 all the same. It only reads (CloudFormation's DescribeStacks and
 ListStackResources, SSM's GetParameters, Lambda's GetFunctionEventInvokeConfig) and needs only boto3: nothing of
 aws-cdk-lib is imported, so no JavaScript runtime starts. The handler's modules do the reading and the comparing.
 """
@@ -13,14 +14,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
-from typing import Any, TextIO
+import traceback
+from typing import Any, NoReturn, TextIO
 
 import boto3
 import stack
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConfigParseError,
+    CredentialRetrievalError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    RefreshWithMFAUnsupportedError,
+    SSOError,
+    TokenRetrievalError,
+)
 from contract import DESTINATION_PATTERN, MAXIMUM_EVENT_AGE_IN_SECONDS, MAXIMUM_RETRY_ATTEMPTS, parse_function_name
 from lambda_api import Api, Deadline, DeadlineReached, RateLimiter, StillDenied, error_code, error_message
 from report import IN_SYNC, Report, Row, read
@@ -39,6 +54,20 @@ SHORT = {
     FAILURE_LABEL: "on-failure",
 }
 IN_SYNC_CODE, DRIFTED_CODE, ERROR_CODE = 0, 1, 2
+# Credentials that could not be loaded or renewed: a failed credential_process, an expired SSO session, an assumed
+# role whose MFA token would be needed again, a profile with half its keys. (botocore 1.34, the floor, has no LoginError
+# for `aws login` sessions: those end as any other BotoCoreError, in their own words.)
+CREDENTIAL_ERRORS = (
+    CredentialRetrievalError,
+    TokenRetrievalError,
+    SSOError,
+    RefreshWithMFAUnsupportedError,
+    PartialCredentialsError,
+)
+# What botocore raises (a bare RuntimeError) when a renewal returns credentials that are expired already.
+STILL_EXPIRED = "refreshed credentials are still expired"
+# The services' answers to expired credentials (STS, CloudFormation; Lambda, SSM; a request signed too long ago).
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 
 
 class ReportError(Exception):
@@ -59,8 +88,15 @@ class ReadOnlyApi(Api):
             raise ReportError(f"access denied: {self.action(operation)}: {error_message(cause)}") from error
 
 
-def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Async-invoke configs of a deployed stack.")
+class Parser(argparse.ArgumentParser):
+    """A usage error ends as every other error: one line, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ReportError(f"{message} (see --help)")
+
+
+def parser() -> Parser:
+    parser = Parser(prog=PROG, description="Async-invoke configs of a deployed stack.")
     commands = parser.add_subparsers(dest="command", required=True)
     drift = commands.add_parser(
         "drift",
@@ -68,27 +104,47 @@ def parser() -> argparse.ArgumentParser:
         description="Exit code 0: every config in sync; 1: some config drifted; 2: error.",
     )
     drift.add_argument("--stack", required=True, help="the stack's name, as `cdk deploy` named it")
-    drift.add_argument("--region", help="the stack's region (default: the region of the caller's AWS configuration)")
-    drift.add_argument("--json", action="store_true", help="print the rows as JSON")
+    drift.add_argument(
+        "--profile", help="the AWS profile, as for `cdk deploy --profile` (default: AWS_PROFILE, else 'default')"
+    )
+    drift.add_argument("--region", help="the stack's region (default: AWS_DEFAULT_REGION, else the profile's `region`)")
+    drift.add_argument("--json", action="store_true", help="print the rows, or the error, as JSON on stdout")
     return parser
 
 
 def main(argv: list[str] | None = None, session: Any = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    args = parser().parse_args(argv)
+    """The report's exit code; `session` (a boto3 Session) replaces the one made for `--profile`."""
+    argv = sys.argv[1:] if argv is None else argv
+    wants_json = "--json" in argv  # until the arguments are parsed (argparse also takes `--js`)
     try:
-        found = run(args.stack, args.region, session or boto3.Session())
+        args = parser().parse_args(argv)
+        wants_json = args.json
+        found = run(args.stack, args.region, session, args.profile)
     except ReportError as error:
-        print(f"{PROG} drift: {error}", file=err)
-        return ERROR_CODE
+        return fail(str(error), wants_json, out, err)
+    except Exception as error:  # noqa: BLE001 - a bug: its traceback is shown, and the exit code still says error
+        traceback.print_exc(file=err)
+        return fail(f"unexpected {type(error).__name__} (a bug in the report): {error}", wants_json, out, err)
     if found.stack_status.endswith("_IN_PROGRESS"):
         print(f"note: the stack is {found.stack_status}; the configs may change when it completes", file=err)
-    print(json.dumps([as_json(row) for row in found.rows], indent=2) if args.json else render(found), file=out)
+    print(json.dumps([as_json(row) for row in found.rows], indent=2) if wants_json else render(found), file=out)
     return IN_SYNC_CODE if found.in_sync else DRIFTED_CODE
 
 
-def run(stack_name: str, region: str | None, session: Any) -> Report:
-    """The report, or a ReportError that says in one line what went wrong."""
+def fail(message: str, wants_json: bool, out: TextIO, err: TextIO) -> int:
+    """An error in one line: on stderr, or with --json as an object on stdout."""
+    if wants_json:
+        print(json.dumps({"error": one_line(message), "exit_code": ERROR_CODE}), file=out)
+    else:
+        print(f"{PROG} drift: {one_line(message)}", file=err)
+    return ERROR_CODE
+
+
+def run(stack_name: str, region: str | None, session: Any = None, profile: str | None = None) -> Report:
+    """The report, or a ReportError that says in one line what went wrong. `session` (a boto3 Session) defaults to
+    one for `profile`."""
     try:
+        session = session or boto3.Session(profile_name=profile)
         deadline = Deadline.after(DEADLINE)
         config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=15)
 
@@ -97,27 +153,88 @@ def run(stack_name: str, region: str | None, session: Any) -> Report:
             return ReadOnlyApi(client, deadline, time.sleep, limiter, propagation_window=0.0)
 
         found = read(api("cloudformation"), api("lambda", RateLimiter(LAMBDA_RATE)), api("ssm"), stack_name)
-    except ReportError:
-        raise
-    except NoCredentialsError as error:
+    except ProfileNotFound as error:
+        name, source = chosen_profile(profile)
+        config_file, credentials_file = config_files()
         raise ReportError(
-            "no AWS credentials found: configure them as for the AWS CLI (AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY)"
+            f"AWS profile {name!r} (set by {source}) not found in {config_file} or {credentials_file}"
         ) from error
+    except ConfigParseError as error:
+        reason = dict(error.kwargs).get("error", "")  # botocore passes the parser's own message, which says where
+        raise ReportError(f"cannot parse the AWS config file {error.kwargs['path']}: {reason}") from error
     except NoRegionError as error:
-        raise ReportError("no AWS region: pass --region, or set AWS_REGION") from error
+        raise ReportError(no_region(profile)) from error
+    except NoCredentialsError as error:
+        name, source = chosen_profile(profile)
+        config_file, credentials_file = config_files()
+        searched = (
+            f"profile {name!r} (set by {source}) of {config_file} and {credentials_file}"
+            if source
+            else f"the environment, {config_file}, {credentials_file}, a container or instance role"
+        )
+        raise ReportError(
+            f"no AWS credentials found in {searched}: pass --profile, or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY"
+        ) from error
+    except CREDENTIAL_ERRORS as error:
+        raise ReportError(f"{credentials_of(profile)} could not be loaded or renewed: {error}") from error
+    except RuntimeError as error:
+        if STILL_EXPIRED not in str(error):
+            raise
+        raise ReportError(f"{credentials_of(profile)} expired: {error}") from error
     except ClientError as error:
-        if error_code(error) == "ValidationError" and "does not exist" in error_message(error):
+        code, operation = error_code(error), error.operation_name
+        if code in EXPIRED_CODES:
+            raise ReportError(
+                f"{credentials_of(profile)} expired ({code} from {operation}: "
+                f"{error_message(error)}): renew them and run again"
+            ) from error
+        if code == "ValidationError" and "does not exist" in error_message(error):
             where = region or session.region_name
             raise ReportError(f"stack {stack_name!r} not found in {where}, in the credentials' account") from error
-        raise ReportError(one_line(str(error))) from error
-    except (BotoCoreError, DeadlineReached) as error:
-        raise ReportError(one_line(str(error))) from error
-    except Exception as error:  # noqa: BLE001 - a CI job gets one line and exit code 2, never a traceback
-        raise ReportError(one_line(f"{type(error).__name__}: {error}")) from error
+        raise ReportError(str(error)) from error
+    except DeadlineReached as error:
+        raise ReportError(f"gave up after {DEADLINE:.0f} s of retries: {error}") from error
+    except BotoCoreError as error:
+        raise ReportError(str(error)) from error
     if not found.rows:
         raise ReportError(f"stack {stack_name!r} holds no async-invoke config (no Custom::LambdaAsyncInvokeConfig)")
     return found
+
+
+def chosen_profile(profile: str | None) -> tuple[str, str]:
+    """The profile boto3 uses and what set it (--profile, AWS_DEFAULT_PROFILE, AWS_PROFILE), or ("default", "")."""
+    if profile:
+        return profile, "--profile"
+    for variable in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE"):
+        if os.environ.get(variable):
+            return os.environ[variable], variable
+    return "default", ""
+
+
+def credentials_of(profile: str | None) -> str:
+    name, source = chosen_profile(profile)
+    return f"AWS credentials of profile {name!r} (set by {source})" if source else "AWS credentials"
+
+
+def config_files() -> tuple[str, str]:
+    """The AWS config and credentials files boto3 reads."""
+    return (
+        os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"),
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    )
+
+
+def no_region(profile: str | None) -> str:
+    """What boto3 reads for the region: AWS_DEFAULT_REGION, else the profile's `region`; never AWS_REGION."""
+    name, _ = chosen_profile(profile)
+    message = (
+        f"no AWS region: pass --region, or set AWS_DEFAULT_REGION, or `region` in profile {name!r} of "
+        f"{config_files()[0]}"
+    )
+    if os.environ.get("AWS_REGION"):
+        message += f" (AWS_REGION={os.environ['AWS_REGION']} is set, but boto3 does not read it)"
+    return message
 
 
 def one_line(text: str) -> str:

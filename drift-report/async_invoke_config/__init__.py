@@ -1,0 +1,1 @@
+../../constructs/async_invoke_config/__init__.py
