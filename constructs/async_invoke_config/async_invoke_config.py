@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
 from .bridge import environment, path_of, root_of, stack_of, unresolved
-from .defaults import DEFAULT_ID, Declaration, Target, apply, require
+from .defaults import DEFAULT_ID, Declaration, Target, apply, exempt, require
 from .handler.contract import (
     DATA_FUNCTION_ARN,
     DESTINATION_PATTERN,
@@ -190,9 +190,23 @@ class AsyncInvokeConfig(Construct):
     @staticmethod
     def require_on_failure(scope: Construct) -> None:
         """Fail the synth, listing them, if any Lambda function or alias in `scope` has no on-failure destination:
-        no config of its own with ``on_failure`` (this construct, or aws-cdk-lib's async props) and no such default
-        from ``apply_defaults``. The same functions are left out as by ``apply_defaults``."""
+        no config of its own with ``on_failure`` (this construct, or aws-cdk-lib's async props), no such default
+        from ``apply_defaults``, and no exemption (``exempt_from_on_failure``). The same functions are left out as
+        by ``apply_defaults``."""
         require(scope, _declaration)
+
+    @staticmethod
+    def exempt_from_on_failure(function_or_alias: IConstruct, *, reason: str, apply_to_children: bool = False) -> None:
+        """Exempt a Lambda function or alias from ``require_on_failure``, saying why (a function only ever invoked
+        synchronously, say), as a cdk-nag suppression does: the exemption is an info annotation on it with the
+        reason, printed by ``cdk synth`` and kept in the cloud assembly.
+
+        :param function_or_alias: an ``aws_lambda.Function`` (its ``$LATEST``; its aliases are checked apart) or
+            ``Alias``; with `apply_to_children`, any construct.
+        :param reason: why no on-failure destination is needed; required, not blank.
+        :param apply_to_children: exempt every function and alias under `function_or_alias`. Default: False.
+        """
+        exempt(function_or_alias, reason, apply_to_children)
 
     @staticmethod
     def configure_drift_check(scope: Construct, *, on_deploy: bool = True, schedule: Duration | None = None) -> None:
