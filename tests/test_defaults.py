@@ -252,6 +252,62 @@ def test_apply_defaults_checks_its_settings_at_the_call():
         AsyncInvokeConfig.apply_defaults(stack)
 
 
+def test_exclude_leaves_out_the_functions_and_aliases_it_returns_true_for():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    asked: list[str] = []
+
+    def synchronous(target: lambda_.Function | lambda_.Alias) -> bool:
+        asked.append(f"{type(target).__name__} {target.node.path}")
+        return target.node.id.startswith("Sync")
+
+    AsyncInvokeConfig.apply_defaults(stack, retry_attempts=0, exclude=synchronous)
+    orders = function(stack, "Orders")
+    lambda_.Alias(stack, "OrdersLive", alias_name="live", version=orders.current_version)
+    lookup = function(stack, "SyncLookup")
+    lambda_.Alias(stack, "SyncLookupLive", alias_name="live", version=lookup.current_version)
+
+    found = configs(template_of(app, "Team"))
+
+    assert set(found) == {"OrdersAsyncInvokeConfig", "OrdersLiveAsyncInvokeConfig"}
+    assert sorted(asked) == [
+        "Alias Team/OrdersLive",
+        "Alias Team/SyncLookupLive",
+        "Function Team/Orders",
+        "Function Team/SyncLookup",
+    ]
+
+
+def test_include_gives_the_defaults_only_to_what_it_returns_true_for():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.apply_defaults(stack, retry_attempts=0, include=lambda target: isinstance(target, lambda_.Alias))
+    orders = function(stack, "Orders")
+    lambda_.Alias(stack, "Live", alias_name="live", version=orders.current_version)
+
+    assert set(configs(template_of(app, "Team"))) == {"LiveAsyncInvokeConfig"}
+
+
+def test_what_an_inner_scopes_defaults_leave_out_gets_no_defaults_from_an_outer_scope():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.apply_defaults(app, retry_attempts=2)
+    payments = Construct(stack, "Payments")
+    AsyncInvokeConfig.apply_defaults(payments, retry_attempts=0, exclude=lambda target: True)
+    function(stack, "Orders")
+    function(payments, "Charge")
+
+    assert set(configs(template_of(app, "Team"))) == {"OrdersAsyncInvokeConfig"}
+
+
+@pytest.mark.parametrize("prop", ["include", "exclude"])
+def test_include_and_exclude_must_be_functions(prop):
+    stack = cdk.Stack(cdk.App(), "Team")
+
+    with pytest.raises(ValueError, match=f"`apply_defaults` on Team: `{prop}` must be a function .*; got 'Sync'"):
+        AsyncInvokeConfig.apply_defaults(stack, retry_attempts=0, **{prop: "Sync"})  # type: ignore[arg-type]
+
+
 def test_an_exempt_function_passes_require_on_failure_and_its_reason_is_listed_as_info():
     app = cdk.App()
     stack = cdk.Stack(app, "Team", env=ENV)

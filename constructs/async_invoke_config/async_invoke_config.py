@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, cast
@@ -160,17 +161,24 @@ class AsyncInvokeConfig(Construct):
         max_event_age: Duration | None = None,
         on_success: Destination | None = None,
         on_failure: Destination | None = None,
+        include: Callable[[Target], object] | None = None,
+        exclude: Callable[[Target], object] | None = None,
     ) -> None:
         """Give every Lambda function and alias in `scope` (an app, a stage, a stack or any construct) that has no
         config of its own a config with these settings, when the app synthesizes (a CDK Aspect). The new config is
         the child ``AsyncInvokeConfig`` of the function or alias, in its stack (a nested stack's own).
 
+        :param include: called with each function (``aws_lambda.Function``) and alias (``aws_lambda.Alias``) in
+            `scope`, at synth; only those it returns True for get the defaults. Default: all of them.
+        :param exclude: called likewise; those it returns True for get no defaults (a function only ever invoked
+            synchronously, say). Default: none.
+
         A config declared for a function or alias (this construct, by object or by name, or aws-cdk-lib's async
         props) wins. A function's default covers its ``$LATEST``; each alias gets a default of its own. Left
         alone: this library's handler, and the functions aws-cdk-lib and construct libraries make for their own
         workings (custom-resource providers such as ``AwsCustomResource``'s, log retention, bucket notifications).
-        Defaults applied to an inner scope win over those of an outer one. The settings are checked as the
-        construct's own, now.
+        Defaults applied to an inner scope win over those of an outer one, also when they leave a function out.
+        The settings are checked as the construct's own, now.
         """
         problems = Problems()
         check_settings(problems, retry_attempts, max_event_age, on_success, on_failure, RemovalPolicy.DESTROY)
@@ -185,7 +193,7 @@ class AsyncInvokeConfig(Construct):
         def create(target: Target) -> None:
             AsyncInvokeConfig(target, DEFAULT_ID, function=target, **settings)
 
-        apply(scope, _declaration, create)
+        apply(scope, _declaration, create, include, exclude)
 
     @staticmethod
     def require_on_failure(scope: Construct) -> None:

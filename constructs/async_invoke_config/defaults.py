@@ -17,6 +17,7 @@ from .handler.contract import LATEST, InvalidProperty
 from .provider import Provider
 
 Target = lambda_.Function | lambda_.Alias
+Predicate = Callable[[Target], object]
 DEFAULT_ID = "AsyncInvokeConfig"
 EXEMPTION = "async-invoke-config:exempt-from-on-failure"
 
@@ -102,19 +103,34 @@ class Defaults:
     when it visits a stack, before the stack's children: the configs (and the stack's handler, if this makes the
     first) are then in the tree before the handler's own finishing aspect visits it."""
 
-    def __init__(self, scope: Construct, lookup: Lookup, create: Callable[[Target], Any]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        lookup: Lookup,
+        create: Callable[[Target], Any],
+        include: Predicate | None = None,
+        exclude: Predicate | None = None,
+    ) -> None:
         self.scope = scope
         self.lookup = lookup
         self.create = create
+        self.include = include
+        self.exclude = exclude
 
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, Stack):
             return
         for target in user_targets(node, self.scope):
-            if _nearest_defaults(target) is not self:
+            if _nearest_defaults(target) is not self or not self.covers(target):
                 continue
             if self.lookup(target) is None and not has_native_config(target):
                 self.create(target)
+
+    def covers(self, target: Target) -> bool:
+        """Whether the user's predicates let these defaults reach `target`: `include` (when given) says yes, and
+        `exclude` (when given) does not."""
+        included = self.include is None or bool(self.include(target))
+        return included and not (self.exclude is not None and self.exclude(target))
 
 
 @jsii.implements(IAspect)
@@ -137,10 +153,22 @@ class _StageCheck:
                 )
 
 
-def apply(scope: Construct, lookup: Lookup, create: Callable[[Target], Any]) -> None:
+def apply(
+    scope: Construct,
+    lookup: Lookup,
+    create: Callable[[Target], Any],
+    include: Predicate | None = None,
+    exclude: Predicate | None = None,
+) -> None:
     """Registers the defaults of `scope`: on the stack that holds it (or on `scope`, an app or a stage, and each
     stage inside it)."""
-    aspect = Defaults(scope, lookup, create)
+    for name, predicate in (("include", include), ("exclude", exclude)):
+        if predicate is not None and not callable(predicate):
+            raise InvalidProperty(
+                f"`apply_defaults` on {_shown(scope)}: `{name}` must be a function of a Lambda function or alias "
+                f"returning True or False (`{name}=lambda target: ...`); got {predicate!r}."
+            )
+    aspect = Defaults(scope, lookup, create, include, exclude)
     _applied.setdefault(scope.node.root, []).append(aspect)
     holder: Construct = Stack.of(scope) if _in_a_stack(scope) else scope
     Aspects.of(holder).add(aspect, priority=AspectPriority.MUTATING)
