@@ -89,6 +89,7 @@ def check_settings(
     on_failure: Destination | None,
     removal_policy: RemovalPolicy,
 ) -> Settings:
+    """The settings checked, as the construct's and `apply_defaults`' own: each problem added to `problems`."""
     if retry_attempts is not None and not _is_int(retry_attempts):
         problems.add(f"`retry_attempts` must be an int; got {retry_attempts!r}.")
     elif retry_attempts is not None and not unresolved(retry_attempts):
@@ -110,10 +111,7 @@ def check_settings(
     }
     if all(value is None for value in (retry_attempts, max_event_age, on_success, on_failure)):
         problems.add("Declare at least one of `retry_attempts`, `max_event_age`, `on_success` or `on_failure`.")
-    if not isinstance(removal_policy, RemovalPolicy) or removal_policy not in (
-        RemovalPolicy.DESTROY,
-        RemovalPolicy.RETAIN,
-    ):
+    if removal_policy not in (RemovalPolicy.DESTROY, RemovalPolicy.RETAIN):
         problems.add(f"`removal_policy` must be RemovalPolicy.DESTROY or RETAIN; got {removal_policy}.")
     return Settings(seconds, fit)
 
