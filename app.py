@@ -107,8 +107,9 @@ class ExampleStack(cdk.Stack):
 
 class TeamDefaultsStack(cdk.Stack):
     """A platform team's rule, set once for the whole stack (nested stacks included): each function and alias with
-    no config of its own retries at most once and sends its failures to the team's queue; and synth fails if any
-    function or alias is left with nowhere to send its failures."""
+    no config of its own retries at most once and sends its failures to the team's queue, but for a function only
+    invoked synchronously; and synth fails if any function or alias is left with nowhere to send its failures and no
+    exemption saying why."""
 
     def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -117,7 +118,12 @@ class TeamDefaultsStack(cdk.Stack):
             cdk.Acknowledgment(id="AwsSolutions-SQS3", reason="This queue is where failed events end up; no DLQ.")
         )
         _acknowledge_basic_execution_role(self)
-        AsyncInvokeConfig.apply_defaults(self, retry_attempts=1, on_failure=destinations.SqsDestination(failures))
+        AsyncInvokeConfig.apply_defaults(
+            self,
+            retry_attempts=1,
+            on_failure=destinations.SqsDestination(failures),
+            exclude=lambda target: target.node.id == "Lookup",  # only ever invoked synchronously
+        )
         AsyncInvokeConfig.require_on_failure(self)
 
         ingest = _function(self, "Ingest")  # gets the defaults
@@ -126,6 +132,8 @@ class TeamDefaultsStack(cdk.Stack):
         AsyncInvokeConfig(  # its own config wins over the defaults
             self, "NotifyAsync", function=notify, retry_attempts=0, on_failure=destinations.SqsDestination(failures)
         )
+        lookup = _function(self, "Lookup")  # left out of the defaults, and exempt from the rule, with the reason
+        AsyncInvokeConfig.exempt_from_on_failure(lookup, reason="Invoked only synchronously; it has no async events.")
 
 
 def _function(scope: Construct, id: str, **props: Any) -> lambda_.Function:

@@ -292,7 +292,7 @@ def test_destination_arn_string_is_granted_to_a_known_role():
     )
 
 
-def test_imported_function_without_role_and_a_destination_object_synthesizes_with_a_warning():
+def test_imported_function_without_role_and_a_destination_object_synthesizes_with_a_warning_naming_it():
     stack = make_stack(ENV)
     fn = lambda_.Function.from_function_arn(stack, "Imported", "arn:aws:lambda:us-east-1:123456789012:function:legacy")
     queue = sqs.Queue(stack, "Dlq")
@@ -302,10 +302,11 @@ def test_imported_function_without_role_and_a_destination_object_synthesizes_wit
 
     template.has_resource_properties(CONFIG, {"Function": "legacy"})
     template.resource_count_is("AWS::IAM::Policy", 0)
-    Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp("not granted permission"))
+    named = "the function Stack/Imported (arn:aws:lambda:us-east-1:123456789012:function:legacy) was not granted"
+    Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp(re.escape(named)))
 
 
-def test_function_by_name_with_a_destination_object_warns_and_grants_nothing():
+def test_function_by_name_with_a_destination_object_warns_naming_the_function_and_grants_nothing():
     stack = make_stack()
     AsyncInvokeConfig(
         stack, "Config", function="legacy", on_failure=destinations.S3Destination(s3.Bucket(stack, "Failed"))
@@ -314,7 +315,18 @@ def test_function_by_name_with_a_destination_object_warns_and_grants_nothing():
     template = Template.from_stack(stack)
 
     template.resource_count_is("AWS::IAM::Policy", 0)
+    named = "the execution role of the function 'legacy' was not granted permission"
+    Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp(re.escape(named)))
     Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp("grant it yourself"))
+
+
+def test_an_in_app_function_whose_destination_is_a_token_is_named_by_its_path_in_the_warning():
+    stack = make_stack(ENV)
+    dlq = cdk.CfnParameter(stack, "Dlq").value_as_string
+    AsyncInvokeConfig(stack, "Config", function=function(stack, "Orders"), on_failure=dlq)
+
+    named = "the execution role of the function Stack/Orders was not granted permission to send to the destination"
+    Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp(re.escape(named)))
 
 
 def test_handler_may_call_only_the_config_actions_on_its_targets_and_read_its_own_stack():

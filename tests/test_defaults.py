@@ -250,3 +250,143 @@ def test_apply_defaults_checks_its_settings_at_the_call():
         AsyncInvokeConfig.apply_defaults(stack, retry_attempts=3)
     with pytest.raises(ValueError, match="at least one of"):
         AsyncInvokeConfig.apply_defaults(stack)
+
+
+def test_exclude_leaves_out_the_functions_and_aliases_it_returns_true_for():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    asked: list[str] = []
+
+    def synchronous(target: lambda_.Function | lambda_.Alias) -> bool:
+        asked.append(f"{type(target).__name__} {target.node.path}")
+        return target.node.id.startswith("Sync")
+
+    AsyncInvokeConfig.apply_defaults(stack, retry_attempts=0, exclude=synchronous)
+    orders = function(stack, "Orders")
+    lambda_.Alias(stack, "OrdersLive", alias_name="live", version=orders.current_version)
+    lookup = function(stack, "SyncLookup")
+    lambda_.Alias(stack, "SyncLookupLive", alias_name="live", version=lookup.current_version)
+
+    found = configs(template_of(app, "Team"))
+
+    assert set(found) == {"OrdersAsyncInvokeConfig", "OrdersLiveAsyncInvokeConfig"}
+    assert sorted(asked) == [
+        "Alias Team/OrdersLive",
+        "Alias Team/SyncLookupLive",
+        "Function Team/Orders",
+        "Function Team/SyncLookup",
+    ]
+
+
+def test_include_gives_the_defaults_only_to_what_it_returns_true_for():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.apply_defaults(stack, retry_attempts=0, include=lambda target: isinstance(target, lambda_.Alias))
+    orders = function(stack, "Orders")
+    lambda_.Alias(stack, "Live", alias_name="live", version=orders.current_version)
+
+    assert set(configs(template_of(app, "Team"))) == {"LiveAsyncInvokeConfig"}
+
+
+def test_what_an_inner_scopes_defaults_leave_out_gets_no_defaults_from_an_outer_scope():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.apply_defaults(app, retry_attempts=2)
+    payments = Construct(stack, "Payments")
+    AsyncInvokeConfig.apply_defaults(payments, retry_attempts=0, exclude=lambda target: True)
+    function(stack, "Orders")
+    function(payments, "Charge")
+
+    assert set(configs(template_of(app, "Team"))) == {"OrdersAsyncInvokeConfig"}
+
+
+@pytest.mark.parametrize("prop", ["include", "exclude"])
+def test_include_and_exclude_must_be_functions(prop):
+    stack = cdk.Stack(cdk.App(), "Team")
+
+    with pytest.raises(ValueError, match=f"`apply_defaults` on Team: `{prop}` must be a function .*; got 'Sync'"):
+        AsyncInvokeConfig.apply_defaults(stack, retry_attempts=0, **{prop: "Sync"})  # type: ignore[arg-type]
+
+
+def test_an_exempt_function_passes_require_on_failure_and_its_reason_is_listed_as_info():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.require_on_failure(app)
+    lookup = function(stack, "Lookup")
+    AsyncInvokeConfig.exempt_from_on_failure(lookup, reason="Invoked only synchronously, by the API.")
+    retries = function(stack, "Retries")
+    AsyncInvokeConfig(stack, "RetriesAsync", function=retries, retry_attempts=0)
+    AsyncInvokeConfig.exempt_from_on_failure(retries, reason="  Failures are logged and alarmed on.  ")
+    live = lambda_.Alias(stack, "RetriesLive", alias_name="live", version=retries.current_version)
+    AsyncInvokeConfig.exempt_from_on_failure(live, reason="Its callers retry.")
+
+    app.synth()
+
+    annotations = cdk.assertions.Annotations.from_stack(stack)
+    for path, reason in (
+        ("/Team/Lookup", "Invoked only synchronously, by the API."),
+        ("/Team/Retries", "Failures are logged and alarmed on."),
+        ("/Team/RetriesLive", "Its callers retry."),
+    ):
+        expected = (
+            "[async-invoke-config:exempt-from-on-failure] needs no on-failure destination (exempt from "
+            f"`require_on_failure`): {reason}"
+        )
+        annotations.has_info(path, expected)
+
+
+def test_a_functions_exemption_does_not_cover_its_aliases():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.require_on_failure(app)
+    lookup = function(stack, "Lookup")
+    lambda_.Alias(stack, "LookupLive", alias_name="live", version=lookup.current_version)
+    AsyncInvokeConfig.exempt_from_on_failure(lookup, reason="Invoked only synchronously, by the API.")
+
+    with pytest.raises(Exception, match="1 Lambda function") as raised:
+        app.synth()
+
+    assert "Team/LookupLive (live)" in str(raised.value)
+    assert "Team/Lookup ($LATEST)" not in str(raised.value)
+    assert "exempt_from_on_failure" in str(raised.value)  # the message says how
+
+
+def test_apply_to_children_exempts_every_function_and_alias_under_a_construct():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=ENV)
+    AsyncInvokeConfig.require_on_failure(app)
+    api = Construct(stack, "Api")
+    lookup = function(api, "Lookup")
+    lambda_.Alias(api, "LookupLive", alias_name="live", version=lookup.current_version)
+    function(stack, "Orders")
+    AsyncInvokeConfig.exempt_from_on_failure(
+        api, reason="The API's handlers run synchronously.", apply_to_children=True
+    )
+
+    with pytest.raises(Exception, match="1 Lambda function") as raised:
+        app.synth()
+
+    assert "Team/Orders ($LATEST)" in str(raised.value)
+    assert "Team/Api/" not in str(raised.value)
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None])
+def test_an_exemption_needs_a_reason(reason):
+    lookup = function(cdk.Stack(cdk.App(), "Team"), "Lookup")
+
+    with pytest.raises(ValueError, match=f"Team/Lookup: `reason` must say why .*; got {reason!r}"):
+        AsyncInvokeConfig.exempt_from_on_failure(lookup, reason=reason)
+
+
+def test_only_a_function_or_an_alias_is_exempt_without_apply_to_children():
+    stack = cdk.Stack(cdk.App(), "Team")
+
+    with pytest.raises(ValueError, match="Team/Api: `function_or_alias` must be an `aws_lambda.Function` or `Alias`"):
+        AsyncInvokeConfig.exempt_from_on_failure(Construct(stack, "Api"), reason="Synchronous handlers.")
+
+
+def test_a_name_is_not_exempt_only_a_construct_of_the_app():
+    with pytest.raises(
+        ValueError, match="`function_or_alias` must be an `aws_lambda.Function` or `Alias`.*; got 'orders'"
+    ):
+        AsyncInvokeConfig.exempt_from_on_failure("orders", reason="Synchronous.")  # type: ignore[arg-type]

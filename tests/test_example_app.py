@@ -47,6 +47,12 @@ def test_cdk_cli_synthesizes_the_app(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(configs(tmp_path / f"{STACK}.template.json")) == 3
     assert "async-invoke-config:not-granted" in result.stderr
+    assert "the execution role of the function 'legacy-billing' was not granted" in result.stderr
+    assert (  # the exemption, with its reason, as the CLI lists an info annotation
+        "INFO [async-invoke-config:exempt-from-on-failure] needs no on-failure destination (exempt from "
+        "`require_on_failure`): Invoked only synchronously; it has no async events. (Construct Annotations)\n"
+        f"   {TEAM}/Lookup\n"
+    ) in result.stderr
 
 
 def large_stack(app: cdk.App, count: int = 400) -> cdk.Stack:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, cast
@@ -14,15 +15,13 @@ from aws_cdk import Annotations, ArnFormat, CfnResource, Duration, Fn, RemovalPo
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct, IConstruct, IValidation
 
-from .bridge import environment, path_of, stack_of, to_seconds, unresolved
-from .defaults import DEFAULT_ID, Declaration, Target, apply, require
+from .bridge import environment, path_of, root_of, stack_of, unresolved
+from .defaults import DEFAULT_ID, Declaration, Target, apply, exempt, require
 from .handler.contract import (
     DATA_FUNCTION_ARN,
     DESTINATION_PATTERN,
-    EVENT_AGE_RANGE,
     FUNCTION,
     FUNCTION_NAME_PATTERN,
     LATEST,
@@ -32,24 +31,28 @@ from .handler.contract import (
     METRIC_FAILED,
     METRICS_DIMENSION,
     METRICS_NAMESPACE,
-    ON_FAILURE,
     ON_SUCCESS,
     QUALIFIER,
     REMOVAL_POLICY,
     REMOVAL_RETAIN,
     RESOURCE_TYPE,
     RETRY_ATTEMPTS,
-    RETRY_ATTEMPTS_RANGE,
     InvalidProperty,
-    check_destination,
-    check_qualifier,
-    check_range,
-    is_self_destination,
-    parse_function_name,
 )
 from .provider import PolicyTarget, Provider, flatten
+from .validation import (
+    PROPS,
+    Destination,
+    Problems,
+    check_agreement,
+    check_bound,
+    check_function,
+    check_qualifier_value,
+    check_settings,
+    implements,
+    parse_name,
+)
 
-Destination = lambda_.IDestination | str
 SEND_ACTIONS = {
     "sqs": ["sqs:SendMessage"],
     "sns": ["sns:Publish"],
@@ -85,13 +88,14 @@ class AsyncInvokeConfig(Construct):
     :param max_event_age: how long Lambda keeps an event to process. Minimum: 60 seconds, maximum: 6 hours.
         Default: not declared (AWS applies 6 hours).
     :param on_success: where records of successful invocations go: an ``aws_lambda_destinations`` object (SQS, SNS,
-        Lambda, EventBridge), or a destination ARN. Default: none.
+        Lambda, EventBridge; not a FIFO queue or topic), or a destination ARN. Default: none.
     :param on_failure: as ``on_success``, plus an S3 bucket. Default: none.
     :param removal_policy: ``DESTROY`` deletes the live config when this resource goes; ``RETAIN`` leaves it.
         Default: ``RemovalPolicy.DESTROY``.
 
     At least one of ``retry_attempts``, ``max_event_age``, ``on_success`` or ``on_failure`` is required. A field
-    left undeclared is removed from the live config.
+    left undeclared is removed from the live config. Props the API would refuse raise one ``InvalidProperty`` naming
+    this construct's path and listing every problem.
     """
 
     def __init__(
@@ -108,23 +112,28 @@ class AsyncInvokeConfig(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, id)
-        seconds = _check_settings(retry_attempts, max_event_age, on_success, on_failure, removal_policy)
-        provider = Provider.of(scope)
-        target = _target(provider.stack, function, qualifier)
-        _register(self, provider, target, on_failure is not None)
-
+        stack = stack_of(scope)
+        problems = Problems()
+        target = _target(problems, stack, function, qualifier)
+        settings = check_settings(problems, retry_attempts, max_event_age, on_success, on_failure, removal_policy)
+        key = _check_unique(problems, stack, target) if target is not None else None
+        grant = target is not None and not problems.found  # a config that fails grants nothing
         bound = {
-            half: self._bind(destination, half, target)
-            for half, destination in ((ON_SUCCESS, on_success), (ON_FAILURE, on_failure))
-            if destination is not None
+            half: self._bind(problems, destination, half, target or _unknown(function), grant)
+            for half, destination in settings.destinations.items()
         }
+        problems.raise_any(lambda: path_of(self))
+        assert target is not None and key is not None
+
+        provider = Provider.of(scope)
+        _register(self, provider, key, on_failure is not None)
         properties: dict[str, Any] = {FUNCTION: _declared_name(provider.stack, target)}
         if target.qualifier is not None:
             properties[QUALIFIER] = target.qualifier
         if retry_attempts is not None:
             properties[RETRY_ATTEMPTS] = retry_attempts
-        if seconds is not None:
-            properties[MAX_EVENT_AGE] = seconds
+        if settings.seconds is not None:
+            properties[MAX_EVENT_AGE] = settings.seconds
         properties.update(bound)
         if removal_policy == RemovalPolicy.RETAIN:
             properties[REMOVAL_POLICY] = REMOVAL_RETAIN
@@ -152,19 +161,28 @@ class AsyncInvokeConfig(Construct):
         max_event_age: Duration | None = None,
         on_success: Destination | None = None,
         on_failure: Destination | None = None,
+        include: Callable[[Target], object] | None = None,
+        exclude: Callable[[Target], object] | None = None,
     ) -> None:
         """Give every Lambda function and alias in `scope` (an app, a stage, a stack or any construct) that has no
         config of its own a config with these settings, when the app synthesizes (a CDK Aspect). The new config is
         the child ``AsyncInvokeConfig`` of the function or alias, in its stack (a nested stack's own).
 
+        :param include: called with each function (``aws_lambda.Function``) and alias (``aws_lambda.Alias``) in
+            `scope`, at synth; only those it returns True for get the defaults. Default: all of them.
+        :param exclude: called likewise; those it returns True for get no defaults (a function only ever invoked
+            synchronously, say). Default: none.
+
         A config declared for a function or alias (this construct, by object or by name, or aws-cdk-lib's async
         props) wins. A function's default covers its ``$LATEST``; each alias gets a default of its own. Left
         alone: this library's handler, and the functions aws-cdk-lib and construct libraries make for their own
         workings (custom-resource providers such as ``AwsCustomResource``'s, log retention, bucket notifications).
-        Defaults applied to an inner scope win over those of an outer one. The settings are checked as the
-        construct's own, now.
+        Defaults applied to an inner scope win over those of an outer one, also when they leave a function out.
+        The settings are checked as the construct's own, now.
         """
-        _check_settings(retry_attempts, max_event_age, on_success, on_failure, RemovalPolicy.DESTROY)
+        problems = Problems()
+        check_settings(problems, retry_attempts, max_event_age, on_success, on_failure, RemovalPolicy.DESTROY)
+        problems.raise_any(lambda: f"`apply_defaults` on {path_of(scope) or 'the app'}")
         settings: dict[str, Any] = {
             "retry_attempts": retry_attempts,
             "max_event_age": max_event_age,
@@ -175,14 +193,28 @@ class AsyncInvokeConfig(Construct):
         def create(target: Target) -> None:
             AsyncInvokeConfig(target, DEFAULT_ID, function=target, **settings)
 
-        apply(scope, _declaration, create)
+        apply(scope, _declaration, create, include, exclude)
 
     @staticmethod
     def require_on_failure(scope: Construct) -> None:
         """Fail the synth, listing them, if any Lambda function or alias in `scope` has no on-failure destination:
-        no config of its own with ``on_failure`` (this construct, or aws-cdk-lib's async props) and no such default
-        from ``apply_defaults``. The same functions are left out as by ``apply_defaults``."""
+        no config of its own with ``on_failure`` (this construct, or aws-cdk-lib's async props), no such default
+        from ``apply_defaults``, and no exemption (``exempt_from_on_failure``). The same functions are left out as
+        by ``apply_defaults``."""
         require(scope, _declaration)
+
+    @staticmethod
+    def exempt_from_on_failure(function_or_alias: IConstruct, *, reason: str, apply_to_children: bool = False) -> None:
+        """Exempt a Lambda function or alias from ``require_on_failure``, saying why (a function only ever invoked
+        synchronously, say), as a cdk-nag suppression does: the exemption is an info annotation on it with the
+        reason, printed by ``cdk synth`` and kept in the cloud assembly.
+
+        :param function_or_alias: an ``aws_lambda.Function`` (its ``$LATEST``; its aliases are checked apart) or
+            ``Alias``; with `apply_to_children`, any construct.
+        :param reason: why no on-failure destination is needed; required, not blank.
+        :param apply_to_children: exempt every function and alias under `function_or_alias`. Default: False.
+        """
+        exempt(function_or_alias, reason, apply_to_children)
 
     @staticmethod
     def configure_drift_check(scope: Construct, *, on_deploy: bool = True, schedule: Duration | None = None) -> None:
@@ -248,35 +280,38 @@ class AsyncInvokeConfig(Construct):
             if dependency is not None and stack_of(dependency) is stack:
                 self.resource.node.add_dependency(dependency)
 
-    def _bind(self, destination: Destination, half: str, target: _Target) -> str:
-        """The destination's ARN; the function's role gets the permission to send to it where the role is known."""
-        prop = "on_success" if half == ON_SUCCESS else "on_failure"
+    def _bind(self, problems: Problems, destination: Destination, half: str, target: _Target, grant: bool) -> str:
+        """The destination's ARN; the function's role gets the permission to send to it where the role is known and
+        `grant` holds (the config has no problem so far). An object is bound in any case, since only its ARN says
+        whether it is a FIFO queue or topic, or the function itself: to a stand-in that grants nothing if not."""
+        prop = PROPS[half]
         function = target.function
         if isinstance(destination, str):
-            arn = _check_destination_arn(destination, half, prop, target)
-            if function is not None and function.role is not None and not unresolved(arn):
-                service = DESTINATION_PATTERN.fullmatch(arn)
+            check_bound(problems, destination, destination, half, target.function_name)
+            if not grant:
+                return destination
+            if function is not None and function.role is not None and not unresolved(destination):
+                service = DESTINATION_PATTERN.fullmatch(destination)
                 assert service is not None
-                resources = [arn, f"{arn}/*"] if service.group("service") == "s3" else [arn]
+                resources = [destination, f"{destination}/*"] if service.group("service") == "s3" else [destination]
                 function.add_to_role_policy(
                     iam.PolicyStatement(actions=SEND_ACTIONS[service.group("service")], resources=resources)
                 )
             else:
-                self._warn_not_granted(prop, arn)
-            return arn
-        if half == ON_SUCCESS and isinstance(destination, destinations.S3Destination):
-            raise InvalidProperty("`on_success` cannot be an S3 bucket; S3 is a destination on failure only.")
+                self._warn_not_granted(prop, destination, target)
+            return destination
         kind = lambda_.DestinationType.SUCCESS if half == ON_SUCCESS else lambda_.DestinationType.FAILURE
-        if function is None or function.role is None:
-            stand_in = self._stand_in(target)
-            arn = destination.bind(self, stand_in, type=kind).destination
-            self._warn_not_granted(prop, arn)
+        if not grant or function is None or function.role is None:
+            arn = destination.bind(self, self._stand_in(target), type=kind).destination
+            if grant:
+                self._warn_not_granted(prop, arn, target)
         else:
             arn = destination.bind(self, function, type=kind).destination
-            underlying = getattr(function, "lambda_", function)
-            if arn == underlying.function_arn:
-                raise InvalidProperty(f"`{prop}` is the function itself; a function cannot be its own destination.")
-        return _check_destination_arn(arn, half, prop, target)
+        if function is not None and arn == getattr(function, "lambda_", function).function_arn:
+            problems.add(f"`{prop}` is the function itself; a function cannot be its own destination.")
+            return arn
+        check_bound(problems, destination, arn, half, target.function_name)
+        return arn
 
     def _stand_in(self, target: _Target) -> lambda_.IFunction:
         """An imported function whose role absorbs grants: its real role is unknown, so nothing is granted."""
@@ -299,85 +334,64 @@ class AsyncInvokeConfig(Construct):
         )
         return lambda_.Function.from_function_attributes(self, "Target", function_arn=arn, role=role)
 
-    def _warn_not_granted(self, prop: str, arn: str) -> None:
+    def _warn_not_granted(self, prop: str, arn: str, target: _Target) -> None:
         shown = "the destination" if unresolved(arn) else arn
         Annotations.of(self).add_warning_v2(
             "async-invoke-config:not-granted",
-            f"`{prop}`: the execution role of `function` was not granted permission to send to {shown}, because "
-            "the role (or the destination's service) is not known at synth time; grant it yourself, or Lambda "
-            "rejects the destination.",
+            f"`{prop}`: the execution role of the function {_function_shown(target)} was not granted permission to "
+            f"send to {shown}, because the role (or the destination's service) is not known at synth time; grant it "
+            "yourself, or Lambda rejects the destination.",
         )
 
 
-def _check_settings(
-    retry_attempts: int | None,
-    max_event_age: Duration | None,
-    on_success: Destination | None,
-    on_failure: Destination | None,
-    removal_policy: RemovalPolicy,
-) -> float | None:
-    """Checks the settings; returns the maximum event age in seconds."""
-    if retry_attempts is not None and not _is_int(retry_attempts):
-        raise InvalidProperty(f"`retry_attempts` must be an int; got {retry_attempts!r}.")
-    if retry_attempts is not None and not unresolved(retry_attempts):
-        check_range(retry_attempts, RETRY_ATTEMPTS_RANGE, "retry_attempts")
-    if max_event_age is not None and not isinstance(max_event_age, Duration):
-        raise InvalidProperty(f"`max_event_age` must be a Duration (`Duration.minutes(5)`); got {max_event_age!r}.")
-    seconds = None if max_event_age is None else _seconds(max_event_age)
-    if seconds is not None and not unresolved(seconds) and not EVENT_AGE_RANGE[0] <= seconds <= EVENT_AGE_RANGE[1]:
-        assert max_event_age is not None
-        raise InvalidProperty(
-            "`max_event_age` must be between 60 seconds and 6 hours; "
-            f"got {max_event_age.to_human_string()} ({seconds:.0f} s)."
-        )
-    if all(value is None for value in (retry_attempts, max_event_age, on_success, on_failure)):
-        raise InvalidProperty(
-            "Declare at least one of `retry_attempts`, `max_event_age`, `on_success` or `on_failure`."
-        )
-    if removal_policy not in (RemovalPolicy.DESTROY, RemovalPolicy.RETAIN):
-        raise InvalidProperty(f"`removal_policy` must be RemovalPolicy.DESTROY or RETAIN; got {removal_policy}.")
-    return seconds
-
-
-def _is_int(value: object) -> bool:
-    """An int (not a bool), or a number token (a parameter's ``value_as_number``, a float in Python)."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and unresolved(value))
-
-
-def _seconds(duration: Duration) -> float:
-    """The duration in whole seconds, as the API takes it."""
-    try:
-        return to_seconds(duration)
-    except RuntimeError as error:  # jsii's, for a duration that is no whole number of seconds
-        raise InvalidProperty(
-            "`max_event_age` must be a whole number of seconds; "
-            f"got {duration.to_human_string()} ({duration.to_milliseconds():.0f} ms)."
-        ) from error
-
-
-def _target(stack: Stack, function: lambda_.IFunction | str, qualifier: str | None) -> _Target:
-    if qualifier is not None and not unresolved(qualifier):
-        check_qualifier(qualifier, "qualifier")
+def _target(problems: Problems, stack: Stack, function: object, qualifier: object) -> _Target | None:
+    """What the config applies to; None when `function` or `qualifier` is wrong (each problem added)."""
+    before = len(problems.found)
+    given = qualifier if check_qualifier_value(problems, qualifier) else None
+    assert given is None or isinstance(given, str)
+    if not check_function(problems, function):
+        return None
     if isinstance(function, str):
-        name, in_name = _parse_name(function, stack)
-        _check_agreement(qualifier, in_name, repr(function))
-        return _Target(function, qualifier, None, _policy_target(function) if name else None)
+        written: str = function
+        parsed = problems.check(lambda: parse_name(written, stack))
+        if parsed is None:
+            return None
+        name, in_name = parsed
+        problems.check(lambda: check_agreement(given, in_name, repr(written)))
+        target = _Target(written, given, None, _policy_target(written) if name else None)
+        return target if len(problems.found) == before else None
 
+    function = cast(lambda_.IFunction, function)
     alias_name = getattr(function, "alias_name", None)
     version = getattr(function, "version", None)
     underlying: lambda_.IFunction = getattr(function, "lambda_", function)
     derived = alias_name if alias_name is not None else version if isinstance(version, str) else None
-    _check_agreement(qualifier, derived, "the alias or version given as `function`")
+    problems.check(lambda: check_agreement(given, derived, "the alias or version given as `function`"))
     arn = underlying.function_arn
     if not unresolved(arn):
-        _, in_name = _parse_name(arn, stack)
-        _check_agreement(qualifier or derived, in_name, repr(arn))
-        return _Target(arn, qualifier or derived, function, _policy_target(arn))
-    return _Target(
-        arn, qualifier or derived, function, PolicyTarget(arn, underlying.function_name, _identity(underlying))
-    )
+        parsed = problems.check(lambda: parse_name(arn, stack))
+        if parsed is not None:
+            problems.check(lambda: check_agreement(given or derived, parsed[1], repr(arn)))
+        target = _Target(arn, given or derived, function, _policy_target(arn) if parsed else None)
+    else:
+        policy = PolicyTarget(arn, underlying.function_name, _identity(underlying))
+        target = _Target(arn, given or derived, function, policy)
+    return target if len(problems.found) == before else None
+
+
+def _unknown(function: object) -> _Target:
+    """A stand-in target for binding the destinations of a config whose `function` or `qualifier` is wrong."""
+    known = function if implements(function, lambda_.IFunction) else None
+    return _Target(function if isinstance(function, str) else "", None, cast(lambda_.IFunction | None, known), None)
+
+
+def _function_shown(target: _Target) -> str:
+    """The function as a message names it: a string as given; an object by its construct path, and by its name or
+    ARN where that is a literal (an imported function)."""
+    if target.function is None:
+        return repr(target.function_name)
+    path = path_of(target.function)
+    return path if unresolved(target.function_name) else f"{path} ({target.function_name})"
 
 
 def _declared_name(stack: Stack, target: _Target) -> str:
@@ -413,30 +427,6 @@ def _identity(function: lambda_.IFunction) -> str | None:
     return json.dumps([stack.get_logical_id(cfn), stack.resolve(cfn.function_name), cfn.package_type])
 
 
-def _parse_name(value: str, stack: Stack) -> tuple[str | None, str | None]:
-    """(name, qualifier in the name) of a literal function name, checked; (None, None) for a token."""
-    if unresolved(value):
-        return None, None
-    name, in_name = parse_function_name(value, "function")
-    match = FUNCTION_NAME_PATTERN.fullmatch(value)
-    assert match is not None
-    for part, expected in zip(("region", "account"), environment(stack), strict=True):
-        given = (match.group(part) or "").rstrip(":")
-        if given and not unresolved(expected) and given != expected:
-            raise InvalidProperty(
-                f"`function` {value!r} is in {part} {given}, but the stack deploys to {expected}; the handler can "
-                "only configure functions in its own account and region."
-            )
-    return name, in_name
-
-
-def _check_agreement(qualifier: str | None, other: str | None, where: str) -> None:
-    if qualifier is None or other is None or unresolved(qualifier) or unresolved(other):
-        return
-    if qualifier != other:
-        raise InvalidProperty(f"`qualifier` {qualifier!r} disagrees with the qualifier {other!r} of {where}.")
-
-
 def _policy_target(function: str) -> PolicyTarget:
     """The function's unqualified ARN and name for a literal name in any form; what the name leaves out
     (partition, region, account) is the stack's."""
@@ -449,28 +439,25 @@ def _policy_target(function: str) -> PolicyTarget:
     return PolicyTarget(Fn.sub(arn) if "${" in arn else arn, match.group("name"))
 
 
-def _check_destination_arn(arn: str, half: str, prop: str, target: _Target) -> str:
-    if unresolved(arn):
-        return arn
-    check_destination(arn, half, prop)
-    if not unresolved(target.function_name) and is_self_destination(target.function_name, arn):
-        raise InvalidProperty(f"`{prop}` {arn!r} is the function itself; a function cannot be its own destination.")
-    return arn
-
-
-def _register(scope: Construct, provider: Provider, target: _Target, on_failure: bool) -> None:
-    """One config per function and qualifier in an app: two would overwrite each other on every deploy. A native config
-    (`aws_lambda.EventInvokeConfig`, or a Function's own async settings) for the same function and qualifier is an
-    error too, found once the app is complete (a validation of the app)."""
-    key, shown, qualifier = _config_key(provider.stack, target)
-    root = provider.root
-    declared = _declared.setdefault(root, {})
-    if key in declared:
-        raise InvalidProperty(
-            f"`function` {shown} (qualifier {qualifier}) already has an AsyncInvokeConfig at {declared[key].path}; "
+def _check_unique(problems: Problems, stack: Stack, target: _Target) -> tuple[str, ...]:
+    """One config per function and qualifier in an app: two would overwrite each other on every deploy. Returns the
+    config's key."""
+    key, shown, qualifier = _config_key(stack, target)
+    declared = _declared.get(root_of(stack), {}).get(key)
+    if declared is not None:
+        problems.add(
+            f"`function` {shown} (qualifier {qualifier}) already has an AsyncInvokeConfig at {declared.path}; "
             "declare one config per function and qualifier."
         )
-    declared[key] = Declaration(scope, on_failure)
+    return key
+
+
+def _register(scope: Construct, provider: Provider, key: tuple[str, ...], on_failure: bool) -> None:
+    """Records the config by its key (see `_check_unique`). A native config (`aws_lambda.EventInvokeConfig`, or a
+    Function's own async settings) for the same function and qualifier is an error too, found once the app is
+    complete (a validation of the app)."""
+    root = provider.root
+    _declared.setdefault(root, {})[key] = Declaration(scope, on_failure)
     if root not in _watched:
         _watched.add(root)
         root.node.add_validation(_NativeConfigs(root))
@@ -479,8 +466,11 @@ def _register(scope: Construct, provider: Provider, target: _Target, on_failure:
 def _declaration(target: Target) -> Declaration | None:
     """The config declared so far for an in-app function's ``$LATEST`` or for an alias, however it was named."""
     stack = stack_of(target)
-    key, _, _ = _config_key(stack, _target(stack, target, None))
-    return _declared.get(target.node.root, {}).get(key)
+    found = _target(Problems(), stack, target, None)
+    if found is None:
+        return None
+    key, _, _ = _config_key(stack, found)
+    return _declared.get(root_of(stack), {}).get(key)
 
 
 def _config_key(stack: Stack, target: _Target) -> tuple[tuple[str, ...], str, str]:

@@ -22,6 +22,7 @@ _stacks: weakref.WeakKeyDictionary[IConstruct, Stack] = weakref.WeakKeyDictionar
 _environments: weakref.WeakKeyDictionary[Stack, tuple[str, str]] = weakref.WeakKeyDictionary()
 _paths: weakref.WeakKeyDictionary[IConstruct, str] = weakref.WeakKeyDictionary()
 _seconds: weakref.WeakKeyDictionary[Duration, float] = weakref.WeakKeyDictionary()
+_roots: weakref.WeakKeyDictionary[Stack, IConstruct] = weakref.WeakKeyDictionary()
 
 
 def unresolved(value: Any) -> bool:
@@ -44,6 +45,11 @@ def stack_of(scope: IConstruct) -> Stack:
 def environment(stack: Stack) -> tuple[str, str]:
     """The stack's (region, account): literals, or tokens for an environment-agnostic stack."""
     return _once(_environments, stack, lambda known: (known.region, known.account))
+
+
+def root_of(stack: Stack) -> IConstruct:
+    """The app (the root of the tree) that holds `stack`, asked once per stack."""
+    return _once(_roots, stack, lambda known: known.node.root)
 
 
 def path_of(construct: IConstruct) -> str:

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsii
-from aws_cdk import AspectPriority, Aspects, IAspect, Stack, Stage
+from aws_cdk import Annotations, AspectPriority, Aspects, IAspect, Stack, Stage
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from .handler.contract import LATEST
+from .handler.contract import LATEST, InvalidProperty
 from .provider import Provider
 
 Target = lambda_.Function | lambda_.Alias
+Predicate = Callable[[Target], object]
 DEFAULT_ID = "AsyncInvokeConfig"
+EXEMPTION = "async-invoke-config:exempt-from-on-failure"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,14 @@ class Declaration:
     @property
     def path(self) -> str:
         return self.construct.node.path
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """Why a function or alias (or, with `children`, every one under a construct) needs no on-failure destination."""
+
+    reason: str
+    children: bool
 
 
 Lookup = Callable[[Target], Declaration | None]
@@ -93,19 +103,34 @@ class Defaults:
     when it visits a stack, before the stack's children: the configs (and the stack's handler, if this makes the
     first) are then in the tree before the handler's own finishing aspect visits it."""
 
-    def __init__(self, scope: Construct, lookup: Lookup, create: Callable[[Target], Any]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        lookup: Lookup,
+        create: Callable[[Target], Any],
+        include: Predicate | None = None,
+        exclude: Predicate | None = None,
+    ) -> None:
         self.scope = scope
         self.lookup = lookup
         self.create = create
+        self.include = include
+        self.exclude = exclude
 
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, Stack):
             return
         for target in user_targets(node, self.scope):
-            if _nearest_defaults(target) is not self:
+            if _nearest_defaults(target) is not self or not self.covers(target):
                 continue
             if self.lookup(target) is None and not has_native_config(target):
                 self.create(target)
+
+    def covers(self, target: Target) -> bool:
+        """Whether the user's predicates let these defaults reach `target`: `include` (when given) says yes, and
+        `exclude` (when given) does not."""
+        included = self.include is None or bool(self.include(target))
+        return included and not (self.exclude is not None and self.exclude(target))
 
 
 @jsii.implements(IAspect)
@@ -128,10 +153,22 @@ class _StageCheck:
                 )
 
 
-def apply(scope: Construct, lookup: Lookup, create: Callable[[Target], Any]) -> None:
+def apply(
+    scope: Construct,
+    lookup: Lookup,
+    create: Callable[[Target], Any],
+    include: Predicate | None = None,
+    exclude: Predicate | None = None,
+) -> None:
     """Registers the defaults of `scope`: on the stack that holds it (or on `scope`, an app or a stage, and each
     stage inside it)."""
-    aspect = Defaults(scope, lookup, create)
+    for name, predicate in (("include", include), ("exclude", exclude)):
+        if predicate is not None and not callable(predicate):
+            raise InvalidProperty(
+                f"`apply_defaults` on {_shown(scope)}: `{name}` must be a function of a Lambda function or alias "
+                f"returning True or False (`{name}=lambda target: ...`); got {predicate!r}."
+            )
+    aspect = Defaults(scope, lookup, create, include, exclude)
     _applied.setdefault(scope.node.root, []).append(aspect)
     holder: Construct = Stack.of(scope) if _in_a_stack(scope) else scope
     Aspects.of(holder).add(aspect, priority=AspectPriority.MUTATING)
@@ -158,13 +195,14 @@ class _MissingOnFailure:
             f"{target.node.path} ({qualifier_of(target)})"
             for stack in stacks
             for target in user_targets(stack, self.scope)
-            if not self._fails_somewhere(target)
+            if not self._fails_somewhere(target) and exemption_of(target) is None
         ]
         if not missing:
             return []
         return [
             f"{len(missing)} Lambda function(s) or alias(es) have no on-failure destination (declare one with "
-            f"AsyncInvokeConfig or `apply_defaults(..., on_failure=...)`): {', '.join(missing)}."
+            "AsyncInvokeConfig or `apply_defaults(..., on_failure=...)`, or exempt one that needs none with "
+            f"`AsyncInvokeConfig.exempt_from_on_failure(function, reason=...)`): {', '.join(missing)}."
         ]
 
     def _fails_somewhere(self, target: Target) -> bool:
@@ -176,7 +214,47 @@ def require(scope: Construct, lookup: Lookup) -> None:
     scope.node.add_validation(_MissingOnFailure(scope, lookup))
 
 
+def exempt(construct: IConstruct, reason: object, apply_to_children: bool) -> None:
+    """Records that `construct` (a function or an alias; with `apply_to_children`, every one under any construct)
+    needs no on-failure destination, and why: an info annotation on it, which `cdk synth` prints and the cloud
+    assembly keeps, as cdk-nag's suppressions are kept."""
+    if not isinstance(construct, Construct):
+        raise InvalidProperty(
+            "`function_or_alias` must be an `aws_lambda.Function` or `Alias` of this app, or a construct with "
+            f"`apply_to_children=True`; got {construct!r}."
+        )
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidProperty(
+            f"{_shown(construct)}: `reason` must say why it needs no on-failure destination (a reviewer reads it); "
+            f"got {reason!r}."
+        )
+    if not apply_to_children and not isinstance(construct, lambda_.Function | lambda_.Alias):
+        raise InvalidProperty(
+            f"{_shown(construct)}: `function_or_alias` must be an `aws_lambda.Function` or `Alias` of this app (what "
+            f"`require_on_failure` checks); got a {type(construct).__name__.lstrip('_')}. Pass "
+            "`apply_to_children=True` to exempt every function and alias under a construct."
+        )
+    _exemptions[construct] = Exemption(reason.strip(), apply_to_children)
+    under = "every Lambda function and alias under this construct needs" if apply_to_children else "needs"
+    Annotations.of(construct).add_info(
+        f"[{EXEMPTION}] {under} no on-failure destination (exempt from `require_on_failure`): {reason.strip()}"
+    )
+
+
+def exemption_of(target: Target) -> Exemption | None:
+    """The exemption of `target`: its own, else the nearest one given to a construct above it for its children."""
+    own = _exemptions.get(target)
+    if own is not None:
+        return own
+    for ancestor in reversed(target.node.scopes[:-1]):
+        found = _exemptions.get(ancestor)
+        if found is not None and found.children:
+            return found
+    return None
+
+
 _applied: weakref.WeakKeyDictionary[IConstruct, list[Defaults]] = weakref.WeakKeyDictionary()
+_exemptions: weakref.WeakKeyDictionary[IConstruct, Exemption] = weakref.WeakKeyDictionary()
 _covered_stages: weakref.WeakKeyDictionary[IConstruct, set[str]] = weakref.WeakKeyDictionary()
 
 
