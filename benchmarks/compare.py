@@ -223,7 +223,7 @@ def handlers(plan: Plan, endpoint: str) -> None:
         except OSError as error:  # AwsCustomResource's handler answers on port 443 only; ours runs on any port
             why, asset = str(error), None
             server, cert = context.enter_context(peers.https_answers(work, port=0))
-        sides = peers.sides(endpoint, cert, asset)
+        sides = peers.sides(endpoint, cert, asset, server.url)
         if asset is not None:
             calls[PEER] = peers.peer_path_calls(server, sides[1], lam, queue_arn, log)
         print("\n## Lambda API calls per life-cycle path (a config with retry attempts, age and an SQS destination)\n")

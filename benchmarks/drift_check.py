@@ -28,7 +28,7 @@ import index  # noqa: E402
 from async_invoke_config import cli  # noqa: E402
 from cloudformation import Context, ResponseServer, StaticStack, new_stack_id  # noqa: E402
 from contract import FUNCTION, MAX_EVENT_AGE, RESOURCE_TYPE, RETRY_ATTEMPTS  # noqa: E402
-from local_cloud import create_function  # noqa: E402
+from natives import create_function  # noqa: E402
 from report import IN_SYNC  # noqa: E402
 
 

@@ -24,7 +24,7 @@ import emulator  # noqa: E402
 import index  # noqa: E402
 from cloudformation import STACK_ID, Context, ResponseServer, StaticStack  # noqa: E402
 from contract import FUNCTION, MAX_EVENT_AGE, ON_FAILURE, RETRY_ATTEMPTS  # noqa: E402
-from local_cloud import create_function  # noqa: E402
+from natives import create_function  # noqa: E402
 
 
 def cold_seconds(code: str, runs: int = 7) -> str:

@@ -34,7 +34,7 @@ sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "benchmarks"), str(ROOT / "handl
 import emulator  # noqa: E402
 from cloudformation import STACK_ID, ResponseServer, StaticStack  # noqa: E402
 from contract import FUNCTION, MAX_EVENT_AGE, ON_FAILURE, RETRY_ATTEMPTS  # noqa: E402
-from local_cloud import create_function  # noqa: E402
+from natives import create_function  # noqa: E402
 
 NODE_SDK = ROOT / "node_modules" / "@aws-sdk" / "client-lambda"
 OURS = "AsyncInvokeConfig"
@@ -182,7 +182,9 @@ def peer_properties(function: str, retries: int, destination: str | None) -> dic
     }
 
 
-def sides(endpoint: str, cert: Path, asset: Path | None) -> list[Side]:
+def sides(endpoint: str, cert: Path, asset: Path | None, cloudformation: str) -> list[Side]:
+    """The two handlers, each pointed at the emulator; ours also at `cloudformation`, the answer server's stand-in for
+    CloudFormation's API (ours reads its stack's status around each Create and Update)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_ENDPOINT_URL": endpoint,
@@ -195,7 +197,12 @@ def sides(endpoint: str, cert: Path, asset: Path | None) -> list[Side]:
         Side(
             OURS,
             [sys.executable, str(ROOT / "benchmarks" / "handler_process.py")],
-            env | {"SSL_CERT_FILE": str(cert), "AWS_CA_BUNDLE": str(cert)},
+            env
+            | {
+                "SSL_CERT_FILE": str(cert),
+                "AWS_CA_BUNDLE": str(cert),
+                "AWS_ENDPOINT_URL_CLOUDFORMATION": cloudformation,
+            },
             "Custom::LambdaAsyncInvokeConfig",
             ours_properties,
         )

@@ -23,10 +23,18 @@ CONFIGS_SEPARATOR = ","
 DECLARATIONS = "Declarations"
 # The scheduled drift check's event (from EventBridge, not CloudFormation): {SCHEDULE_KEY: {"StackId": ...}}.
 SCHEDULE_KEY = "AsyncInvokeConfigDriftCheck"
-# Each live config's record (owner, declaration, the config as found), one per claiming stack:
-# `/async-invoke-config/<function>/<qualifier>/<stack>`, where <stack> is the last part of the stack id (its UUID), so
-# that a stack's handler may write its own records only. The config's claims are the parameters under its path.
+# Each live config's claim (owner, declaration, the config as found): one SSM parameter per config,
+# `/async-invoke-config/<account>/<region>/<function>/<qualifier>`, created only if absent (the service decides who
+# owns a config) and tagged with the owning stack (CLAIM_TAG: the last part of its stack id, a UUID), so that IAM lets
+# a stack's handler overwrite or delete its own stack's claims only. A claim whose owner is gone (its stack deleted,
+# or its resource no longer in that stack) is succeeded by `<claim>/after-<its claim id>`, created the same way.
+# Each config resource's events run one at a time, under a lock of that resource:
+# `/async-invoke-config/locks/<stack>/<logical id>`.
 PARAMETER_ROOT = "/async-invoke-config"
+CLAIM_TAG = "async-invoke-config:stack"
+LOCKS = "locks"
+SUCCESSOR = "after-"
+PARAMETER_TIER = "Standard"
 
 # The Lambda API's names. Earlier versions named the custom resource's properties after them too (a destination as
 # `DestinationConfig: {OnSuccess: {Destination: ARN}}`); the handler still reads that shape, since CloudFormation
@@ -220,21 +228,30 @@ def is_self_destination(function_name: str, destination: str) -> bool:
     return all(target.group(part) in (None, dest.group(part)) for part in ("region", "account"))
 
 
-def claims_path(function_name: str, qualifier: str) -> str:
-    """The SSM path under which the stacks claiming one config keep their records. `$` may not appear in a parameter
-    name, and `.` appears in no qualifier but `$LATEST.PUBLISHED`."""
-    name, _ = parse_function_name(function_name)
-    return f"{PARAMETER_ROOT}/{name}/{qualifier.replace('$', '.')}"
+def claim_name(config_arn: str) -> str:
+    """The SSM parameter of a config's claim, from the qualified ARN Lambda reports for the config: its account and
+    region are part of the name, so that the same name in two environments never shares a claim. `$` may not appear
+    in a parameter name, and `.` appears in no qualifier but `$LATEST.PUBLISHED`."""
+    match = FUNCTION_NAME_PATTERN.fullmatch(config_arn)
+    assert match is not None and all(match.group(part) for part in ("region", "account", "qualifier")), config_arn
+    account, region = match.group("account").rstrip(":"), match.group("region").rstrip(":")
+    qualifier = match.group("qualifier").replace("$", ".")
+    return f"{PARAMETER_ROOT}/{account}/{region}/{match.group('name')}/{qualifier}"
+
+
+def successor_name(claim: str, claim_id: str) -> str:
+    """The claim that succeeds the claim instance `claim_id` of a config whose owner is gone."""
+    return f"{claim}/{SUCCESSOR}{claim_id}"
 
 
 def stack_key(stack_id: str) -> str:
-    """The last part of a stack id, unique to that stack for ever (a UUID): the last level of its records' names."""
+    """The last part of a stack id, unique to that stack for ever (a UUID): the value of its claims' tag."""
     return stack_id.rsplit("/", 1)[-1]
 
 
-def record_name(function_name: str, qualifier: str, stack_id: str) -> str:
-    """The SSM parameter holding one stack's record of one config."""
-    return f"{claims_path(function_name, qualifier)}/{stack_key(stack_id)}"
+def lock_name(stack_id: str, logical_id: str) -> str:
+    """The SSM parameter that a config resource's running event holds, so that its events run one at a time."""
+    return f"{PARAMETER_ROOT}/{LOCKS}/{stack_key(stack_id)}/{logical_id}"
 
 
 def is_config_arn(value: str) -> bool:

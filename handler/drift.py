@@ -21,11 +21,13 @@ RACED = "record changed during the check"
 
 @dataclass(frozen=True)
 class Item:
-    """One config to check, with its record as read; `skip` says why it is not checked."""
+    """One config to check, with its claim as read (`claim`, the parameter; `record`, what it said); `skip` says why
+    it is not checked."""
 
     target: Target
     record: Record | None
     skip: str = ""
+    claim: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,16 +93,16 @@ def check_one(api: Api, records: Records, item: Item) -> Result:
         live = api.get(**target.params())
         if plan(record.declared, from_api(live) if live is not None else None).action == NONE:
             return Result(str(target))
-        if not _unchanged(records, target, record):
+        if not _unchanged(records, item.claim, record):
             return _skipped(target, RACED)
         try:
             done = converge(api, target, record.declared, live)
         except Exception:
-            if _unchanged(records, target, record):
+            if _unchanged(records, item.claim, record):
                 raise
             return _skipped(target, RACED)  # its owner's Delete (or Update) ran meanwhile: theirs wins
         try:
-            _settle(api, records, target, record)
+            _settle(api, records, target, item.claim, record)
         except Exception as error:  # noqa: BLE001 - reported as a failure that a deploy starting cannot explain
             reason = f"written, then not settled after its record changed: {describe(error)}"
             decision("drift_correction_failed", function=str(target), error=reason)
@@ -128,8 +130,8 @@ def _skipped(target: Target, reason: str) -> Result:
     return Result(str(target), skipped=reason)
 
 
-def _unchanged(records: Records, target: Target, record: Record) -> bool:
-    return _same(records.get(target), record)
+def _unchanged(records: Records, claim: str, record: Record) -> bool:
+    return _same(records.get(claim), record)
 
 
 def _same(now: Record | None, read: Record) -> bool:
@@ -137,10 +139,10 @@ def _same(now: Record | None, read: Record) -> bool:
     return now is not None and now.version == read.version and now == read
 
 
-def _settle(api: Api, records: Records, target: Target, written: Record) -> None:
+def _settle(api: Api, records: Records, target: Target, claim: str, written: Record) -> None:
     """After a correction: if the record changed meanwhile (its owner's Delete or Update ran while this check wrote),
     the check's write may have undone theirs; redo what the record now says."""
-    now = records.get(target)
+    now = records.get(claim)
     if _same(now, written):
         return
     decision("drift_correction_raced", function=str(target), record="gone" if now is None else "changed")

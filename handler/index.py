@@ -11,52 +11,34 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
+import config_events
 import stack
 from contract import (
     CONFIGS,
-    DATA_ACTION,
-    DATA_CHANGED_FIELDS,
     DATA_CHECKED,
     DATA_CORRECTED,
     DATA_CORRECTIONS,
-    DATA_FUNCTION_ARN,
     DATA_SKIPPED,
     DRIFT_CHECK_TYPE,
     FUNCTION,
     FUNCTION_NAME,
     METRICS_DIMENSION,
     METRICS_NAMESPACE,
-    REMOVAL_POLICY,
-    REMOVAL_RETAIN,
     SCHEDULE_KEY,
     InvalidProperty,
     config_ids,
     is_config_arn,
 )
 from drift import Item, Report, check
-from lambda_api import PROPAGATION_WINDOW, Api, Deadline, RateLimiter
+from lambda_api import PROPAGATION_WINDOW, Deadline, RateLimiter
 from log import decision, metrics
-from plan import (
-    DELETE,
-    FORGET_PREVIOUS,
-    HAND_BACK,
-    NONE,
-    REFUSE,
-    RELEASE,
-    RESTORE,
-    Owner,
-    Record,
-    claim,
-    release,
-)
-from reconcile import Refused, converge, describe, let_go, reconcile
-from records import Records
+from plan import Owner
+from reconcile import describe
 from respond import FAILED, SUCCESS, Opener, Responder
-from settings import Target, from_api, from_properties
+from services import Outcome, Services
+from settings import Target
 
 logging.getLogger().setLevel(logging.INFO)
 for _noisy in ("boto3", "botocore", "urllib3"):
@@ -91,44 +73,6 @@ def default_client(service: str) -> Any:
     return _clients[service]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    physical_id: str
-    action: str = NONE
-    changed: tuple[str, ...] = ()
-    data: dict[str, str] = field(default_factory=dict)
-
-    def response_data(self) -> dict[str, str]:
-        if self.data:
-            return self.data
-        arn = self.physical_id if is_config_arn(self.physical_id) else ""
-        return {DATA_FUNCTION_ARN: arn, DATA_ACTION: self.action, DATA_CHANGED_FIELDS: ",".join(self.changed)}
-
-
-@dataclass
-class Services:
-    """What a request needs from AWS: each client made on first use, every call bounded by the deadline."""
-
-    client: Callable[[str], Any]
-    stack_id: str
-    deadline: Deadline
-    sleep: Callable[[float], None]
-    limiter: RateLimiter | None = None
-    propagation_window: float = PROPAGATION_WINDOW
-
-    @cached_property
-    def lambda_api(self) -> Api:
-        return Api(self.client("lambda"), self.deadline, self.sleep, self.limiter, self.propagation_window)
-
-    @cached_property
-    def records(self) -> Records:
-        return Records(Api(self.client("ssm"), self.deadline, self.sleep, None, self.propagation_window), self.stack_id)
-
-    @cached_property
-    def stack(self) -> Api:
-        return Api(self.client("cloudformation"), self.deadline, self.sleep)
-
-
 ServicesFor = Callable[..., Services]
 
 
@@ -140,17 +84,19 @@ def on_event(
     opener: Opener = urllib.request.urlopen,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
 ) -> dict[str, Any] | None:
     """Answer one event. Every CloudFormation event ends in exactly one response; returns the body sent (or, for a
     scheduled drift check, its summary)."""
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else NO_CONTEXT_SECONDS
     deadline = Deadline.after(remaining - DEADLINE_MARGIN - CALL_TIMEOUT, clock)
+    ends_at = wall() + remaining
 
     stack_id = str(event.get("StackId") or (event.get(SCHEDULE_KEY) or {}).get("StackId", ""))
 
     def services(rate: float | None = None, propagation: float = PROPAGATION_WINDOW) -> Services:
         limiter = RateLimiter(rate, clock, sleep) if rate else None
-        return Services(clients or default_client, stack_id, deadline, sleep, limiter, propagation)
+        return Services(clients or default_client, stack_id, deadline, sleep, limiter, propagation, wall, ends_at)
 
     if "ResponseURL" not in event and SCHEDULE_KEY in event:
         return scheduled(event, services)
@@ -192,6 +138,27 @@ def on_event(
     return responder.sent
 
 
+def on_expired(record: Mapping[str, Any], context: Any, **injected: Any) -> dict[str, Any] | None:
+    """The handler's own on-failure destination (`index.on_expired` of the stack's second function): an event that
+    waited longer than the handler's maximum event age (throttled) or whose run failed without answering arrives here
+    with its payload, and a CloudFormation event is run again, so that CloudFormation always gets an answer. A Create
+    or an Update run late finds its stack no longer deploying and undoes itself; a Delete or a rollback runs as
+    ever."""
+    payload = record.get("requestPayload") or {}
+    condition = (record.get("requestContext") or {}).get("condition")
+    if not isinstance(payload, Mapping) or "ResponseURL" not in payload:
+        decision("expired_event_dropped", condition=condition, reason="not a CloudFormation event")
+        return None
+    decision(
+        "expired_event_rerun",
+        condition=condition,
+        request=payload.get("RequestType"),
+        logical_id=payload.get("LogicalResourceId"),
+        request_id=payload.get("RequestId"),
+    )
+    return on_event(payload, context, **injected)
+
+
 def dispatch(event: Mapping[str, Any], services: ServicesFor) -> Outcome:
     kind = event.get("RequestType")
     if kind not in ("Create", "Update", "Delete"):
@@ -199,128 +166,8 @@ def dispatch(event: Mapping[str, Any], services: ServicesFor) -> Outcome:
     if event.get("ResourceType") == DRIFT_CHECK_TYPE:
         return drift_check(event, services)
     if kind == "Delete":
-        return remove(event, services())
-    return configure(event, services())
-
-
-def owner_of(event: Mapping[str, Any]) -> Owner:
-    return Owner(str(event.get("StackId", "")), str(event.get("LogicalResourceId", "")))
-
-
-def configure(event: Mapping[str, Any], services: Services) -> Outcome:
-    """A config's Create and Update: claim the config (its record is written before the config is touched), then
-    write only what differs from the live config. A config another stack owns is refused, untouched."""
-    properties = event.get("ResourceProperties") or {}
-    declared = from_properties(properties)
-    target, owner = declared.target, owner_of(event)
-    first = event.get("RequestType") == "Create" or event.get("PhysicalResourceId") != target.arn(owner.stack_id)
-    own, others = services.records.claims(target)
-    live = services.lambda_api.get(**target.params())
-    retain = declared.removal_policy == REMOVAL_RETAIN
-    for _ in range(2):  # a claim is written only if no record appeared meanwhile; else decide again on that one
-        found = others[0] if own is None and others else own
-        claimed = claim(owner, declared.settings, retain, found, from_api(live) if live else None, first)
-        if claimed.action == REFUSE or claimed.record is None:
-            raise Refused(f"{target} is {claimed.reason}.")
-        if claimed.record == found or services.records.put(target, claimed.record, new=own is None):
-            break
-        own, others = services.records.claims(target)
-    else:
-        raise Refused(f"{target} was claimed twice while this event claimed it; deploy again.")
-    if own is None:  # a new claim stands only if no other stack claimed the config meanwhile (then neither stands)
-        _, others = services.records.claims(target)
-        if others:
-            services.records.delete(target)
-            raise Refused(f"{target} was claimed at the same time by {others[0].owner}; deploy again.")
-    try:
-        done = converge(services.lambda_api, target, declared.settings, live)
-    except Exception:
-        undo(services, target, own, live)
-        raise
-    decision(
-        "converged",
-        request=event.get("RequestType"),
-        function=done.function_arn,
-        action=done.step.action,
-        reason=done.step.reason,
-        changed=list(done.step.changed),
-        ownership=claimed.action,
-        ownership_reason=claimed.reason,
-        declared=declared.settings.labelled(),
-        live_before=done.live_before.labelled() if done.live_before else None,
-    )
-    previous = event.get("PhysicalResourceId")
-    if previous and previous != done.function_arn:
-        decision("replaced", previous=previous, current=done.function_arn, note="CloudFormation deletes it later")
-    return Outcome(done.function_arn, done.step.action, done.step.changed)
-
-
-def undo(services: Services, target: Target, found: Record | None, live: dict[str, Any] | None) -> None:
-    """A Create or Update that failed after its claim: the record as found, and the config as read at the start."""
-    try:
-        if found is None:
-            services.records.delete(target)
-        else:
-            services.records.put(target, found)
-        let_go(services.lambda_api, target, from_api(live) if live is not None else None)
-    except Exception as error:  # noqa: BLE001 - the event fails with its own reason either way
-        decision("undo_failed", function=str(target), error=describe(error))
-
-
-def remove(event: Mapping[str, Any], services: Services) -> Outcome:
-    """A config's Delete: only the owner touches the config (deleted if it created it, put back as found if it
-    borrowed it, left if retained); the Delete of a resource that handed the config on leaves it alone."""
-    physical_id = str(event.get("PhysicalResourceId", ""))
-    target = Target.of_arn(physical_id) if is_config_arn(physical_id) else target_of(event)
-    if target is None:
-        decision("delete_skipped", physical_id=physical_id, reason="not a config this resource created")
-        return Outcome(physical_id)
-    owner = owner_of(event)
-    found = services.records.get(target)
-    retain = str((event.get("ResourceProperties") or {}).get(REMOVAL_POLICY, "")).lower() == REMOVAL_RETAIN
-    rolling_back = (
-        found is not None
-        and found.owner == owner
-        and found.previous is not None
-        and stack.is_rolling_back(stack.status(services.stack, owner.stack_id))
-    )
-    step = release(owner, found, retain, rolling_back)
-    action = NONE
-    if step.action in (FORGET_PREVIOUS, HAND_BACK) and step.record is not None:
-        services.records.put(target, step.record)
-        if step.action == HAND_BACK:
-            action = reconcile(services.lambda_api, target, step.record.declared).step.action
-    elif step.action in (RELEASE, RESTORE, DELETE) and found is not None:
-        services.records.delete(target)
-        try:
-            action = NONE if step.action == RELEASE else let_go(services.lambda_api, target, found.prior)
-        except Exception:
-            keep_for_retry(services, target, found, owner.stack_id)
-            raise
-    decision("released", function=str(target), ownership=step.action, reason=step.reason, action=action)
-    return Outcome(physical_id, action)
-
-
-def target_of(event: Mapping[str, Any]) -> Target | None:
-    """The config a resource declares, for a Delete whose physical id names none: a Create that failed (or whose
-    answer was lost) may still have left its record, which this resource then owns."""
-    try:
-        return from_properties(event.get("ResourceProperties") or {}).target
-    except InvalidProperty:
-        return None
-
-
-def keep_for_retry(services: Services, target: Target, found: Record, stack_id: str) -> None:
-    """A Delete that failed: its record back, so that a retried Delete (a stack delete retried, say) finds it; but
-    in a cleanup phase CloudFormation never retries, and a record would name a resource that is gone."""
-    try:
-        status = stack.status(services.stack, stack_id)
-        if "CLEANUP" not in status:
-            services.records.put(target, found)
-            return
-        decision("record_released", function=str(target), reason=f"Delete failed during {status}; not retried")
-    except Exception as error:  # noqa: BLE001 - the Delete fails with its own reason either way
-        decision("record_not_restored", function=str(target), error=describe(error))
+        return config_events.remove(event, services())
+    return config_events.configure(event, services())
 
 
 def drift_check(event: Mapping[str, Any], services_for: ServicesFor) -> Outcome:
@@ -356,13 +203,14 @@ def drift_check(event: Mapping[str, Any], services_for: ServicesFor) -> Outcome:
 
 
 def owned(services: Services, targets: list[tuple[Target, Callable[[Owner], bool]]]) -> list[Item]:
-    """The configs to check with their records (read in batches); one whose record names another owner is skipped."""
-    records = services.records.get_many([target for target, _ in targets])
+    """The configs to check with their claims (read in batches); one whose claim names another owner is skipped."""
+    links = services.records.held([target for target, _ in targets])
     items = []
     for target, ours in targets:
-        record = records[target]
+        link = links[target]
+        record = link.record
         skip = f"owned by {record.owner}" if record is not None and not ours(record.owner) else ""
-        items.append(Item(target, record, skip))
+        items.append(Item(target, record, skip, link.name))
     return items
 
 

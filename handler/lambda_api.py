@@ -158,7 +158,9 @@ class Api:
         meta = self.client.meta
         return f"{meta.service_model.signing_name}:{meta.method_to_api_mapping.get(operation, operation)}"
 
-    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+    def call(self, operation: str, *, final: Callable[[], bool] | None = None, **params: Any) -> dict[str, Any]:
+        """The call, retried; a refusal by IAM is taken as final at once when `final` says so (a refusal it
+        explains), else retried as IAM propagation."""
         attempt = 0
         propagation_since: float | None = None
         while True:
@@ -172,6 +174,8 @@ class Api:
             except (ClientError, ConnectionError, HTTPClientError) as error:
                 kind = retry_kind(error)
                 if kind is None:
+                    raise
+                if kind == "propagation" and final is not None and error_code(error) in DENIED_CODES and final():
                     raise
                 if kind == "propagation":
                     now = self.deadline.clock()

@@ -71,6 +71,7 @@ class Record:
     retain: bool = False
     prior: Settings | None = None
     previous: Handover | None = None
+    claim_id: str = ""  # this claim instance: a successor claim, if its owner goes away, is named after it
     version: int = field(default=0, compare=False)
 
 
@@ -87,25 +88,41 @@ REFUSE = "refuse"
 CLAIM = "claim"
 KEEP = "keep"
 TAKE_OVER = "take over"
+TAKE_OVER_STALE = "take over a stale claim"
 
 
 def claim(
-    owner: Owner, declared: Settings, retain: bool, found: Record | None, live: Settings | None, first: bool
+    owner: Owner,
+    declared: Settings,
+    retain: bool,
+    found: Record | None,
+    live: Settings | None,
+    first: bool,
+    stale: str | None = None,
 ) -> Ownership:
     """A Create or Update: which record to write before the config is touched. `first` is true when this resource
-    has not configured this function and qualifier before (a Create, or an Update that retargets)."""
+    has not configured this function and qualifier before (a Create, or an Update that retargets); `stale` says why
+    the owner `found` names is gone (its stack deleted, its resource no longer in that stack), None while it lives."""
     if found is None:
         prior = live if first else None
         reason = "borrowed: a config existed before" if prior else "no owner"
         return Ownership(CLAIM, reason, Record(owner, declared, retain, prior))
     if found.owner == owner:
-        return Ownership(KEEP, "already the owner", Record(owner, declared, retain, found.prior, found.previous))
+        return Ownership(
+            KEEP, "already the owner", Record(owner, declared, retain, found.prior, found.previous, found.claim_id)
+        )
+    if stale is not None:
+        return Ownership(
+            TAKE_OVER_STALE,
+            f"borrowed from {found.owner}, which is gone ({stale})",
+            Record(owner, declared, retain, live),
+        )
     if found.owner.stack_id == owner.stack_id:
         handover = Handover(found.owner, found.declared, found.retain)
         return Ownership(
             TAKE_OVER,
             f"taken over from {found.owner.logical_id}",
-            Record(owner, declared, retain, found.prior, handover),
+            Record(owner, declared, retain, found.prior, handover, found.claim_id),
         )
     return Ownership(REFUSE, f"owned by {found.owner}; remove it there first (or deploy that removal first)")
 
@@ -130,7 +147,7 @@ def release(owner: Owner, found: Record | None, retain: bool, rolling_back: bool
         return Ownership(LEAVE, f"owned by {found.owner}")
     if found.previous is not None and rolling_back:
         back = found.previous
-        record = Record(back.owner, back.declared, back.retain, found.prior)
+        record = Record(back.owner, back.declared, back.retain, found.prior, claim_id=found.claim_id)
         return Ownership(HAND_BACK, f"rollback: handed back to {back.owner.logical_id}", record)
     if retain:
         return Ownership(RELEASE, "RemovalPolicy retain: the config stays as declared")

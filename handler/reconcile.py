@@ -22,6 +22,9 @@ class Reconciled:
     step: Plan
 
 
+PERMANENT_CODES = frozenset({"ResourceNotFoundException", "InvalidParameterValueException"})
+
+
 class WriteFailed(Exception):
     """A planned write was refused; says which config and fields."""
 
@@ -68,6 +71,13 @@ def let_go(api: Api, target: Target, prior: Settings | None) -> str:
             raise
         decision("prior_not_restored", function=str(target), prior=prior.labelled(), reason=describe(error))
         return DELETE if api.delete(**target.params()) else NONE
+
+
+def cannot_succeed(error: Exception) -> bool:
+    """A write Lambda refuses for good, however often it is tried: the function, alias or version is gone, or a
+    destination it does not accept (gone, or the function's role may not send to it)."""
+    cause = error.cause if isinstance(error, WriteFailed) else error
+    return isinstance(cause, ClientError) and error_code(cause) in PERMANENT_CODES
 
 
 def describe(error: Exception) -> str:

@@ -1,18 +1,23 @@
-"""Each live config's record: which resource owns the config, what it declares, and the config as found before its
-first Create. Written before the config is touched; read by the drift check and by every Delete.
+"""Each live config's claim, kept in SSM: which resource owns the config, what it declares, and the config as found
+before its first Create. Written before the config is touched; read by every event of the config, by the drift check
+and by the drift report.
 
-A stack keeps its records under its own name, `/async-invoke-config/<function>/<qualifier>/<stack>`, so that its
-handler may write no other stack's; the config's claims (one per stack that claims it) are the parameters under
-`/async-invoke-config/<function>/<qualifier>`, which every stack may read."""
+One parameter per config (`contract.claim_name`), created only if absent and tagged with the creating stack: the
+service itself decides who owns a config, whatever a read returned a moment before, and IAM lets a stack's handler
+overwrite or delete its own stack's claims only. A claim whose owner is gone is succeeded by a claim named after its
+claim id (`contract.successor_name`), created the same way; the claim that counts is the last one of that chain."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
-from contract import claims_path, record_name
-from lambda_api import Api, error_code
+from contract import CLAIM_TAG, PARAMETER_TIER, claim_name, stack_key, successor_name
+from lambda_api import DENIED_CODES, Api, error_code
 from plan import Handover, Owner, Record
 from settings import Target, from_api
 
@@ -24,6 +29,8 @@ def encode(record: Record) -> str:
         return {"owner": [*_owner(previous.owner)], "declared": previous.declared.request(), "retain": previous.retain}
 
     fields: dict[str, Any] = {"owner": [*_owner(record.owner)], "declared": record.declared.request()}
+    if record.claim_id:
+        fields["id"] = record.claim_id
     if record.retain:
         fields["retain"] = True
     if record.prior is not None:
@@ -44,6 +51,7 @@ def decode(text: str, version: int = 0) -> Record:
         previous=Handover(Owner(*previous["owner"]), from_api(previous["declared"]), bool(previous.get("retain")))
         if previous
         else None,
+        claim_id=str(fields.get("id", "")),
         version=version,
     )
 
@@ -52,68 +60,94 @@ def _owner(owner: Owner) -> tuple[str, str]:
     return owner.stack_id, owner.logical_id
 
 
-class Records:
-    """One stack's SSM-backed records. Every call goes through `Api` (retried within the deadline)."""
+@dataclass(frozen=True)
+class Link:
+    """One claim of a config's chain: the parameter `name`, and the record it holds (None: no claim there)."""
 
-    def __init__(self, ssm: Api, stack_id: str) -> None:
+    name: str
+    record: Record | None
+    base: str  # the config's first claim (`contract.claim_name`)
+
+    def successor(self) -> str:
+        assert self.record is not None
+        return successor_name(self.base, self.record.claim_id)
+
+
+class Records:
+    """One stack's view of the claims. Every call goes through `Api` (retried within the deadline)."""
+
+    def __init__(self, ssm: Api, stack_id: str, new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:16]) -> None:
         self.ssm = ssm
         self.stack_id = stack_id
+        self.new_id = new_id
 
-    def name(self, target: Target) -> str:
-        return record_name(target.function_name, target.qualifier, self.stack_id)
+    def base(self, target: Target) -> str:
+        return claim_name(target.arn(self.stack_id))
 
-    def get(self, target: Target) -> Record | None:
+    def get(self, name: str) -> Record | None:
         try:
-            parameter = self.ssm.call("get_parameter", Name=self.name(target))["Parameter"]
+            parameter = self.ssm.call("get_parameter", Name=name)["Parameter"]
         except ClientError as error:
             if error_code(error) == "ParameterNotFound":
                 return None
             raise
         return decode(parameter["Value"], int(parameter.get("Version", 0)))
 
-    def claims(self, target: Target) -> tuple[Record | None, list[Record]]:
-        """This stack's record of a config, and the other stacks' records of it (their claims)."""
-        own, others = None, []
-        token = None
-        while True:
-            more: dict[str, str] = {"NextToken": token} if token else {}
-            path = claims_path(target.function_name, target.qualifier)
-            page = self.ssm.call("get_parameters_by_path", Path=path, **more)
-            for parameter in page.get("Parameters", []):
-                record = decode(parameter["Value"], int(parameter.get("Version", 0)))
-                if parameter["Name"] == self.name(target):
-                    own = record
-                else:
-                    others.append(record)
-            token = page.get("NextToken")
-            if not token:
-                return own, others
+    def find(self, target: Target) -> Link:
+        """The claim that counts for this stack: the config's claim, or, while it names another stack's resource, the
+        claim that succeeded it (if any), and so on. The first claim this stack holds stops the walk."""
+        base = self.base(target)
+        return self.walk(Link(base, self.get(base), base))
 
-    def get_many(self, targets: list[Target]) -> dict[Target, Record | None]:
-        names = {self.name(target): target for target in targets}
-        found: dict[Target, Record | None] = dict.fromkeys(targets)
-        batch = list(names)
-        for start in range(0, len(batch), BATCH):
-            page = self.ssm.call("get_parameters", Names=batch[start : start + BATCH])
-            for parameter in page.get("Parameters", []):
-                found[names[parameter["Name"]]] = decode(parameter["Value"], int(parameter.get("Version", 0)))
-        return found
+    def walk(self, link: Link) -> Link:
+        while link.record is not None and link.record.owner.stack_id != self.stack_id:
+            successor = self.get(link.successor())
+            if successor is None:
+                break
+            link = Link(link.successor(), successor, link.base)
+        return link
 
-    def put(self, target: Target, record: Record, new: bool = False) -> bool:
-        """Write a record; with `new`, only if there is none (a claim), else False: it was written meanwhile."""
+    def held(self, targets: list[Target]) -> dict[Target, Link]:
+        """Each config's claim that counts for this stack (as `find`), the first claims read in batches."""
+        bases = {self.base(target): target for target in targets}
+        found: dict[str, Record] = {}
+        names = list(bases)
+        for start in range(0, len(names), BATCH):
+            page = self.ssm.call("get_parameters", Names=names[start : start + BATCH])
+            for parameter in page.get("Parameters", []):
+                found[parameter["Name"]] = decode(parameter["Value"], int(parameter.get("Version", 0)))
+        return {target: self.walk(Link(base, found.get(base), base)) for base, target in bases.items()}
+
+    def create(self, name: str, record: Record) -> Record | None:
+        """Claim `name` for `record` (with a new claim id) only if no claim is there: the service decides. None when
+        there was one."""
+        created = replace(record, claim_id=self.new_id(), version=1)
         try:
             self.ssm.call(
-                "put_parameter", Name=self.name(target), Value=encode(record), Type="String", Overwrite=not new
+                "put_parameter",
+                final=lambda: self.get(name) is not None,  # IAM may refuse to tag another stack's claim instead
+                Name=name,
+                Value=encode(created),
+                Type="String",
+                Overwrite=False,
+                Tier=PARAMETER_TIER,
+                Tags=[{"Key": CLAIM_TAG, "Value": stack_key(self.stack_id)}],
             )
         except ClientError as error:
-            if new and error_code(error) == "ParameterAlreadyExists":
-                return False
+            if error_code(error) in ("ParameterAlreadyExists", *DENIED_CODES):
+                return None
             raise
-        return True
+        return created
 
-    def delete(self, target: Target) -> None:
+    def overwrite(self, name: str, record: Record) -> None:
+        """Rewrite a claim this stack holds (IAM allows no other)."""
+        self.ssm.call(
+            "put_parameter", Name=name, Value=encode(record), Type="String", Overwrite=True, Tier=PARAMETER_TIER
+        )
+
+    def delete(self, name: str) -> None:
         try:
-            self.ssm.call("delete_parameter", Name=self.name(target))
+            self.ssm.call("delete_parameter", Name=name)
         except ClientError as error:
             if error_code(error) != "ParameterNotFound":
                 raise

@@ -56,10 +56,10 @@ def read(cloudformation: Api, lambda_api: Api, ssm: Api, stack_name: str) -> Rep
     records the stack keeps of them."""
     stack_id, status = stack.find(cloudformation, stack_name)
     held = [(logical_id, Target.of_arn(arn)) for logical_id, arn in stack.configs(cloudformation, stack_id)]
-    found = Records(ssm, stack_id).get_many([target for _, target in held])
+    found = Records(ssm, stack_id).held([target for _, target in held])
     rows = []
     for logical_id, target in held:
         config = lambda_api.get(**target.params())
         live = from_api(config) if config is not None else None
-        rows.append(compare(target, Owner(stack_id, logical_id), found[target], live))
+        rows.append(compare(target, Owner(stack_id, logical_id), found[target].record, live))
     return Report(stack_id, status, rows)

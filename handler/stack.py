@@ -1,12 +1,14 @@
-"""CloudFormation's view of a stack (the handler's own, or the one a drift report names), read-only: its status (a
-rollback under way? a deploy?) and the configs it holds now."""
+"""CloudFormation's view of a stack (the handler's own, the one a drift report names, or the stack a claim names as
+its owner), read-only: its status (a rollback under way? a deploy?), the configs it holds now, and whether a claim's
+owner still exists."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
 from contract import RESOURCE_TYPE, is_config_arn
-from lambda_api import Api
+from lambda_api import Api, error_code, error_message
 
 
 def status(api: Api, stack_id: str) -> str:
@@ -43,7 +45,7 @@ def is_rolling_back(stack_status: str) -> bool:
 def configs(api: Api, stack_id: str) -> list[tuple[str, str]]:
     """(logical id, physical id) of every config the stack holds, as CloudFormation lists them."""
     found: list[tuple[str, str]] = []
-    params = {"StackName": stack_id}
+    params: dict[str, Any] = {"StackName": stack_id}
     while True:
         page = api.call("list_stack_resources", **params)
         for resource in page.get("StackResourceSummaries", []):
@@ -57,3 +59,38 @@ def configs(api: Api, stack_id: str) -> list[tuple[str, str]]:
         if not page.get("NextToken"):
             return found
         params["NextToken"] = page["NextToken"]
+
+
+def gone(api: Api, stack_id: str, logical_id: str, config_arn: str) -> str | None:
+    """Why the resource `logical_id` of stack `stack_id` no longer owns the config `config_arn` (its stack is deleted,
+    or, at rest, no longer holds the resource or holds it with another physical id), or None while it may: it is
+    there with that physical id, or its stack has an operation under way (whose events may still run: a rollback's
+    Delete, a cancelled Create)."""
+    try:
+        stack_status = status(api, stack_id)
+    except ClientError as error:
+        if _missing(error):
+            return "its stack no longer exists"
+        raise
+    if stack_status == "DELETE_COMPLETE":
+        return "its stack was deleted"
+    if stack_status.endswith("_IN_PROGRESS"):
+        return None
+    try:
+        detail = api.call("describe_stack_resource", StackName=stack_id, LogicalResourceId=logical_id)
+    except ClientError as error:
+        if _missing(error):
+            return f"its stack ({stack_status}) no longer holds the resource"
+        raise
+    resource = detail["StackResourceDetail"]
+    resource_status, physical_id = str(resource["ResourceStatus"]), str(resource.get("PhysicalResourceId") or "")
+    if resource_status.endswith("_IN_PROGRESS"):
+        return None
+    if resource_status not in ("DELETE_COMPLETE", "DELETE_SKIPPED") and physical_id == config_arn:
+        return None
+    return f"the resource is {resource_status} with physical id {physical_id or '(none)'}"
+
+
+def _missing(error: ClientError) -> bool:
+    """CloudFormation's answer for a stack or resource that does not exist: a ValidationError saying so."""
+    return error_code(error) == "ValidationError" and "does not exist" in error_message(error)

@@ -13,7 +13,7 @@ import index
 import pytest
 from cloudformation import STACK_ID, Context, ResponseServer, StaticStack
 from faults import Tally
-from local_cloud import create_function
+from natives import create_function
 from stack_harness import Harness, harness, synthesized_policy
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -69,7 +69,7 @@ class CloudFormation:
     server: ResponseServer
     aws: Aws
     world: iam.World = field(default_factory=iam.World)
-    functions: list[str] = field(default_factory=list)
+    functions: list[tuple[str, str | None]] = field(default_factory=list)
     clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -79,8 +79,9 @@ class CloudFormation:
         return self.clients[service]
 
     def send(self, request_type: str, properties: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if properties["FunctionName"] not in self.functions:
-            self.functions.append(properties["FunctionName"])
+        declared = (properties["FunctionName"], properties.get("Qualifier"))
+        if declared not in self.functions:
+            self.functions.append(declared)
             self.world.statements = synthesized_policy(self.functions, STACK_ID)
         event = self.server.event(request_type, properties, **kwargs)
         index.on_event(event, Context(), clients=self.client)

@@ -13,11 +13,15 @@ from typing import Any
 import aws_cdk as cdk
 from async_invoke_config import AsyncInvokeConfig
 from cloudformation import ResponseServer, new_stack_id
-from contract import claims_path
-from local_cloud import Deployment, LocalCloudFormation, LocalFunction, Resolver, create_function, handler_asset
-from local_cloud import Resource as LocalResource
+from lambda_api import Api, Deadline
+from local_cloud import Deployment, LocalCloudFormation
+from local_function import LocalFunction, handler_asset
+from natives import create_function
 from plan import Record
-from records import decode
+from records import Link, Records
+from settings import Target
+from template import Resolver
+from template import Resource as LocalResource
 
 Build = Callable[[cdk.Stack], None]
 TOKEN = "async-invoke-config:deploy-token"
@@ -83,11 +87,13 @@ class Harness:
             if part and part.get("Destination")
         }
 
+    def claim(self, function: str, qualifier: str = "$LATEST") -> Link:
+        """The config's claim that counts: its first claim, or the last of the claims that succeeded it."""
+        return claims_of(self.aws.client("ssm")).find(Target(function, qualifier))
+
     def record(self, function: str, qualifier: str = "$LATEST") -> Record | None:
-        """The config's record, whichever stack keeps it (there is one at most)."""
-        found = self.aws.client("ssm").get_parameters_by_path(Path=claims_path(function, qualifier))["Parameters"]
-        assert len(found) <= 1, [parameter["Name"] for parameter in found]
-        return decode(found[0]["Value"], found[0]["Version"]) if found else None
+        """The config's record, whichever stack keeps it."""
+        return self.claim(function, qualifier).record
 
     def owner(self, function: str, qualifier: str = "$LATEST") -> tuple[str, str] | None:
         """(stack name, logical id prefix) of the record's owner, or None."""
@@ -102,6 +108,12 @@ class Harness:
                 stack.handler.__exit__()
 
 
+def claims_of(ssm: Any) -> Records:
+    """The claims as any stack of the local account and region reads them (no claim is its own: `find` walks to the
+    claim that counts)."""
+    return Records(Api(ssm, Deadline.after(60)), "arn:aws:cloudformation:us-east-1:000000000000:stack/Reader/none")
+
+
 @contextlib.contextmanager
 def harness(aws: Any, workdir: Path) -> Iterator[Harness]:
     with ResponseServer() as server:
@@ -112,13 +124,14 @@ def harness(aws: Any, workdir: Path) -> Iterator[Harness]:
             running.close()
 
 
-def synthesized_policy(functions: list[str], stack_id: str) -> list[dict[str, Any]]:
-    """The handler role's policy statements as a stack declaring a config for each of `functions` (names in any form)
-    synthesizes them, resolved for that stack: every resource given a stand-in physical id."""
+def synthesized_policy(functions: list[str] | list[tuple[str, str | None]], stack_id: str) -> list[dict[str, Any]]:
+    """The handler role's policy statements as a stack declaring a config for each of `functions` (names in any form,
+    or (name, qualifier)) synthesizes them, resolved for that stack: every resource given a stand-in physical id."""
     app = cdk.App(context={TOKEN: "fixed"})
     stack = cdk.Stack(app, stack_id.split("/")[1])
     for index, function in enumerate(functions):
-        AsyncInvokeConfig(stack, f"Config{index}", function=function, retry_attempts=0)
+        name, qualifier = function if isinstance(function, tuple) else (function, None)
+        AsyncInvokeConfig(stack, f"Config{index}", function=name, qualifier=qualifier, retry_attempts=0)
     template = app.synth().get_stack_by_name(stack.stack_name).template
     stand_ins = {
         key: LocalResource(value["Type"], key, {}, attributes={"Arn": f"arn:aws:stand-in:::{key}"})

@@ -9,6 +9,7 @@ import uuid
 from typing import Any, cast
 
 import aws_cdk as cdk
+import iam as iam_checker
 import pytest
 from async_invoke_config import AsyncInvokeConfig
 from async_invoke_config.provider import HANDLER_TIMEOUT
@@ -47,6 +48,11 @@ def logical_id(stack: cdk.Stack, construct: IConstruct) -> str:
     return stack.get_logical_id(cast(cdk.CfnElement, element))
 
 
+def granted(template: Template) -> list[str]:
+    """The IAM policies of the template but the handler's own (which lets it invoke its second function)."""
+    return [logical for logical in template.find_resources("AWS::IAM::Policy") if "InvokeExpired" not in logical]
+
+
 def handler_policies(template: Template) -> dict[str, dict]:
     """The handler role's inline policies by name, and the managed policies of its targets as `Targets`, `Targets1`."""
     roles = template.find_resources("AWS::IAM::Role", {"Properties": {"Policies": Match.any_value()}})
@@ -59,10 +65,10 @@ def handler_policies(template: Template) -> dict[str, dict]:
 
 
 def target_statements(template: Template) -> tuple[dict, list[dict]]:
-    """(the Lambda statement of the one targets' policy, the statements of the records' inline policy)."""
+    """(the Lambda statement of the one targets' policy, the statements of the claims' inline policy)."""
     policies = handler_policies(template)
     (lambda_statement,) = policies["Targets"]["Statement"]
-    return lambda_statement, policies["Records"]["Statement"]
+    return lambda_statement, policies["Claims"]["Statement"]
 
 
 def test_one_handler_per_stack_however_many_configs():
@@ -73,8 +79,9 @@ def test_one_handler_per_stack_however_many_configs():
     template = Template.from_stack(stack)
 
     template.resource_count_is(CONFIG, 3)
-    template.resource_count_is("AWS::Lambda::Function", 3 + 1)
+    template.resource_count_is("AWS::Lambda::Function", 3 + 2)  # the handler, and its second run of an expired event
     template.resource_properties_count_is("AWS::Lambda::Function", {"Handler": "index.on_event"}, 1)
+    template.resource_properties_count_is("AWS::Lambda::Function", {"Handler": "index.on_expired"}, 1)
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
@@ -301,7 +308,7 @@ def test_imported_function_without_role_and_a_destination_object_synthesizes_wit
     template = Template.from_stack(stack)
 
     template.has_resource_properties(CONFIG, {"Function": "legacy"})
-    template.resource_count_is("AWS::IAM::Policy", 0)
+    assert granted(template) == []
     named = "the function Stack/Imported (arn:aws:lambda:us-east-1:123456789012:function:legacy) was not granted"
     Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp(re.escape(named)))
 
@@ -314,7 +321,7 @@ def test_function_by_name_with_a_destination_object_warns_naming_the_function_an
 
     template = Template.from_stack(stack)
 
-    template.resource_count_is("AWS::IAM::Policy", 0)
+    assert granted(template) == []
     named = "the execution role of the function 'legacy' was not granted permission"
     Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp(re.escape(named)))
     Annotations.from_stack(stack).has_warning("/Stack/Config", Match.string_like_regexp("grant it yourself"))
@@ -334,33 +341,59 @@ def test_handler_may_call_only_the_config_actions_on_its_targets_and_read_its_ow
     fn = function(stack)
     AsyncInvokeConfig(stack, "A", function=fn, retry_attempts=0)
     AsyncInvokeConfig(stack, "B", function="legacy", retry_attempts=0)
+    AsyncInvokeConfig(stack, "C", function="legacy:live", retry_attempts=0)
     template = Template.from_stack(stack)
 
     policies = handler_policies(template)
-    lambda_statement, records = target_statements(template)
+    lambda_statement, claims = target_statements(template)
 
     assert lambda_statement["Action"] == ACTIONS
     prefix = "arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:"
     fn_name = f"<{logical_id(stack, fn)}>"
     assert symbolic(lambda_statement["Resource"]) == [
-        f"{prefix}{fn_name}",
-        f"{prefix}{fn_name}:*",
-        f"{prefix}legacy",
-        f"{prefix}legacy:*",
+        f"{prefix}{fn_name}:$LATEST",
+        f"{prefix}legacy:$LATEST",
+        f"{prefix}legacy:live",
     ]
-    own, claims = records
-    assert own["Action"] == ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"]
     stack_uuid = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
     parameter = ["arn:", {"Ref": "AWS::Partition"}, ":ssm:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}]
-    assert own["Resource"] == [{"Fn::Join": ["", [*parameter, ":parameter/async-invoke-config/*/", stack_uuid]]}]
-    assert claims == {
-        "Effect": "Allow",
-        "Action": ["ssm:GetParametersByPath"],
-        "Resource": [{"Fn::Join": ["", [*parameter, ":parameter/async-invoke-config/*"]]}],
+    all_claims = [
+        {
+            "Fn::Join": [
+                "",
+                [*parameter, ":parameter/async-invoke-config/", {"Ref": "AWS::AccountId"}, "/"]
+                + [{"Ref": "AWS::Region"}, "/*"],
+            ]
+        }
+    ]
+    tag = "async-invoke-config:stack"
+    created_by_this_stack = {
+        "StringEquals": {"ssm:Overwrite": "false", f"aws:RequestTag/{tag}": stack_uuid},
+        "ForAllValues:StringEquals": {"aws:TagKeys": [tag]},
     }
-    (stack_statement,) = policies["Stack"]["Statement"]
-    assert stack_statement["Action"] == ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"]
-    assert stack_statement["Resource"] == [{"Ref": "AWS::StackId"}]
+    assert claims == [
+        {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": all_claims},
+        {"Effect": "Allow", "Action": ["ssm:PutParameter"], "Resource": all_claims, "Condition": created_by_this_stack},
+        {
+            "Effect": "Allow",
+            "Action": ["ssm:AddTagsToResource"],
+            "Resource": all_claims,
+            "Condition": created_by_this_stack,
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["ssm:PutParameter", "ssm:DeleteParameter"],
+            "Resource": all_claims,
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{tag}": stack_uuid}},
+        },
+    ]
+    own_stack, any_stack = policies["Stacks"]["Statement"]
+    assert own_stack["Action"] == ["cloudformation:ListStackResources"]
+    assert own_stack["Resource"] == [{"Ref": "AWS::StackId"}]
+    assert any_stack["Action"] == ["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"]
+    assert symbolic(any_stack["Resource"]) == [
+        "arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*/*"
+    ]
     wildcards = {
         arn
         for document in policies.values()
@@ -369,8 +402,13 @@ def test_handler_may_call_only_the_config_actions_on_its_targets_and_read_its_ow
         if "*" in arn
     }
     log_group = f"<{logical_id(stack, stack.node.find_child('AsyncInvokeConfigProvider').node.find_child('Logs'))}.Arn>"
-    ssm = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/async-invoke-config/*"
-    assert wildcards == {f"{prefix}{fn_name}:*", f"{prefix}legacy:*", f"{log_group}:*", ssm, f"{ssm}/<STACK-UUID>"}
+    ssm = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/async-invoke-config/"
+    assert wildcards == {
+        f"{log_group}:*",
+        f"{ssm}<AWS::AccountId>/<AWS::Region>/*",
+        f"{ssm}locks/<STACK-UUID>/*",
+        "arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/*/*",
+    }
 
 
 def test_configs_on_one_function_share_its_policy_entries():
@@ -444,19 +482,47 @@ def test_a_stack_with_no_config_has_no_empty_policy():
     assert all(statement["Resource"] for document in documents for statement in document["Statement"])
 
 
-def test_the_handlers_own_async_invocations_end_before_cloudformation_stops_waiting():
+def test_every_event_is_answered_before_cloudformation_stops_waiting_even_when_throttled():
+    """An event waits at most the handler's maximum event age, runs at most its timeout; one that waited longer (or
+    whose run failed) goes to the handler's on-failure destination, the second function, which runs it once more
+    within its own maximum event age and timeout. Neither retries, and both end before the ServiceTimeout."""
     stack = make_stack()
     AsyncInvokeConfig(stack, "A", function="a", retry_attempts=0)
     template = Template.from_stack(stack)
 
-    (own,) = template.find_resources("AWS::Lambda::EventInvokeConfig").values()
+    functions = template.find_resources("AWS::Lambda::Function")
+    settings = template.find_resources("AWS::Lambda::EventInvokeConfig")
     (config,) = template.find_resources(CONFIG).values()
-    (handler,) = template.find_resources(
-        "AWS::Lambda::Function", {"Properties": {"Handler": "index.on_event"}}
-    ).values()
-    assert own["Properties"]["MaximumRetryAttempts"] == 0
-    latest_end = own["Properties"]["MaximumEventAgeInSeconds"] + handler["Properties"]["Timeout"]
-    assert latest_end < int(config["Properties"]["ServiceTimeout"])
+
+    def own(handler: str) -> tuple[str, dict, dict]:
+        ((logical, function),) = [(k, f) for k, f in functions.items() if f["Properties"]["Handler"] == handler]
+        (found,) = [s for s in settings.values() if s["Properties"]["FunctionName"] == {"Ref": logical}]
+        return logical, function["Properties"], found["Properties"]
+
+    _, handler, handler_settings = own("index.on_event")
+    expired_id, expired, expired_settings = own("index.on_expired")
+    assert handler_settings["MaximumRetryAttempts"] == expired_settings["MaximumRetryAttempts"] == 0
+    destination = handler_settings["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": [expired_id, "Arn"]}
+    assert "DestinationConfig" not in expired_settings
+    latest_answer = (
+        handler_settings["MaximumEventAgeInSeconds"] + expired_settings["MaximumEventAgeInSeconds"] + expired["Timeout"]
+    )
+    assert handler_settings["MaximumEventAgeInSeconds"] + handler["Timeout"] < latest_answer
+    assert latest_answer < int(config["Properties"]["ServiceTimeout"]) <= 900
+
+
+def test_the_first_deploys_events_already_run_under_the_handlers_own_async_settings():
+    stack = make_stack()
+    AsyncInvokeConfig(stack, "A", function="a", retry_attempts=0)
+    template = Template.from_stack(stack).to_json()["Resources"]
+
+    settings = {k for k, r in template.items() if r["Type"] == "AWS::Lambda::EventInvokeConfig"}
+    for logical, resource in template.items():
+        if resource["Type"] in ("AWS::IAM::ManagedPolicy", "Custom::LambdaAsyncInvokeConfigDriftCheck"):
+            assert settings <= set(resource["DependsOn"]), logical
+        if resource["Type"] == CONFIG:  # through the policy that grants it
+            assert any(template[d]["Type"] == "AWS::IAM::ManagedPolicy" for d in resource["DependsOn"])
 
 
 def test_a_config_named_by_qualifier_waits_for_that_alias_or_version_of_the_stack():
@@ -497,12 +563,14 @@ def many(count: int) -> tuple[cdk.Stack, Template]:
     return stack, Template.from_stack(stack)
 
 
-def test_while_one_policy_holds_them_each_function_is_listed_with_its_versions_and_aliases():
+def test_each_config_is_granted_exactly_its_function_and_qualifier():
     _, template = many(20)
 
     lambda_statement, _ = target_statements(template)
 
-    assert len(symbolic(lambda_statement["Resource"])) == 40
+    prefix = "arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:"
+    expected = [f"{prefix}orders-function-{index:03d}:$LATEST" for index in range(20)]
+    assert symbolic(lambda_statement["Resource"]) == expected
     template.resource_count_is("AWS::IAM::ManagedPolicy", 1)
 
 
@@ -514,20 +582,20 @@ def targets_policies(template: Template) -> dict[str, list[str]]:
     }
 
 
-def test_past_one_policy_each_function_takes_a_trailing_wildcard_and_its_config_waits_for_its_policy():
+def test_past_one_policy_each_config_waits_for_the_policy_that_grants_it():
     _, template = many(100)
     policies = targets_policies(template)
     prefix = "arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:"
 
     assert [arn for listed in policies.values() for arn in listed] == [
-        f"{prefix}orders-function-{index:03d}*" for index in range(100)
+        f"{prefix}orders-function-{index:03d}:$LATEST" for index in range(100)
     ]
     assert len(policies) == 2
     for config in template.find_resources(CONFIG).values():
         (granting,) = [
             logical
             for logical, listed in policies.items()
-            if listed.count(f"{prefix}{config['Properties']['Function']}*")
+            if listed.count(f"{prefix}{config['Properties']['Function']}:$LATEST")
         ]
         assert granting in config["DependsOn"]
         assert not set(policies).difference({granting}).intersection(config["DependsOn"])
@@ -596,6 +664,8 @@ def resolved(value, names: dict[str, str]):
         return PSEUDO.get(name) or names[name]
 
     def arn(name: str, attribute: str) -> str:
+        if attribute == "Version":
+            return "VERSION"
         assert attribute == "Arn"
         account = f"{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}"
         if name not in names:  # the handler's log group, named by CloudFormation too
@@ -644,7 +714,7 @@ def longest_names(template: Template) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("names", ["given", "generated"])
-def test_400_functions_fit_iams_default_quotas_with_no_function_wildcard(names):
+def test_400_functions_fit_iams_default_quotas_with_no_wildcard(names):
     count = 400
     if names == "given":
         stack = make_stack()
@@ -664,7 +734,7 @@ def test_400_functions_fit_iams_default_quotas_with_no_function_wildcard(names):
 
     assert len(managed) <= 10 and sizes[-1] <= 6144, sizes
     assert sum(iam_size(document, physical) for document in inline.values()) <= 10240
-    assert len(listed) == count and all(arn.endswith("*") and not arn.endswith(":function:*") for arn in listed)
+    assert len(listed) == count and all(arn.endswith(":$LATEST") and "*" not in arn for arn in listed)
     assert len({arn.split(":function:")[1] for arn in listed}) == count
 
 
@@ -675,8 +745,9 @@ def test_scale_one_resource_per_config_and_deployable_policies(count):
     policies = handler_policies(template)
     managed = [name for name in policies if name.startswith("Targets")]
 
-    # configs; handler, its own async settings, role, log group, drift check; the targets' policies; the queue
-    assert len(resources) == count + 5 + len(managed) + 1
+    # configs; handler and its second function, their async settings, role, the policy that lets the handler invoke
+    # the second, log group, drift check; the targets' policies; the queue
+    assert len(resources) == count + 8 + len(managed) + 1
     assert len(resources) < 500
     assert all(iam_size(policies.pop(name), {}) <= 6144 for name in managed)
     assert sum(iam_size(document, {}) for document in policies.values()) <= 10240
@@ -706,5 +777,33 @@ def test_functions_given_by_literal_arns_are_listed_exactly_with_their_prefix_wr
 
     named = "arn:aws:lambda:ap-southeast-2:123456789012:function:shipping"
     expected = [arns[0], arns[1], arns[0].replace("orders-", "billing-"), named]
-    assert listed == [arn + suffix for arn in expected for suffix in ("", ":*")]
+    assert listed == [f"{arn}:$LATEST" for arn in expected]
     assert body.count("arn:aws:lambda:eu-west-1:123456789012:function:") == 1
+
+
+def test_no_grant_opens_a_function_or_qualifier_no_config_declares():
+    """Past one policy, grants stay exact: declaring `billing-000` opens neither `billing-000-ledger` (another team's
+    function whose name starts with it) nor another qualifier of `billing-000`."""
+    stack = make_stack()
+    for index in range(120):
+        AsyncInvokeConfig(stack, f"Config{index}", function=f"billing-{index:03d}", retry_attempts=0)
+    live = lambda_.Alias(stack, "Live", alias_name="live", version=function(stack, "Own").current_version)
+    AsyncInvokeConfig(stack, "OnVersion", function=live.version, retry_attempts=0)
+    template = Template.from_stack(stack)
+
+    managed = {name: doc for name, doc in handler_policies(template).items() if name.startswith("Targets")}
+    statements = [st for doc in managed.values() for st in resolved(doc, longest_names(template))["Statement"]]
+    arn = "arn:aws:lambda:ap-southeast-2:123456789012:function:"
+
+    def allowed(resource: str) -> bool:
+        return iam_checker.allows(statements, "lambda:PutFunctionEventInvokeConfig", resource)
+
+    assert len(managed) > 1
+    assert allowed(f"{arn}billing-000:$LATEST") and allowed(f"{arn}billing-119:$LATEST")
+    assert not allowed(f"{arn}billing-000-ledger:$LATEST")
+    assert not allowed(f"{arn}billing-000:live")
+    assert not allowed(f"{arn}billing-000")
+    listed = [resource for st in statements for resource in st["Resource"]]
+    assert all("*" not in resource for resource in listed)
+    version = next(resource for resource in listed if ":function:Stack-Own" in resource)
+    assert version.endswith(":VERSION")  # a Version's number, as CloudFormation resolves its Version attribute

@@ -131,7 +131,8 @@ def test_functions_aws_cdk_lib_makes_for_itself_and_the_handler_are_left_alone()
     template = template_of(app, "Team")
 
     functions = [key for key, value in template["Resources"].items() if value["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 6  # the user's, the handler, AwsCustomResource's, Provider's, log retention, S3's
+    # the user's, the handler and its second function, AwsCustomResource's, Provider's, log retention, S3's
+    assert len(functions) == 7
     assert set(configs(template)) == {"UserAsyncInvokeConfig"}
 
 

@@ -11,7 +11,7 @@ import index
 import pytest
 from botocore.stub import Stubber
 from cloudformation import Context
-from contract import record_name
+from contract import CLAIM_TAG, claim_name
 from fakes import FakeStack, MemorySsm
 from lambda_api import Api, Deadline
 from plan import Handover, Owner, Record
@@ -80,12 +80,7 @@ class DriftHarness:
         self.opener = Opener()
 
     def own(self, name: str, record: Record) -> None:
-        self.ssm.put_parameter(
-            Name=record_name(name, "$LATEST", record.owner.stack_id),
-            Value=encode(record),
-            Type="String",
-            Overwrite=True,
-        )
+        self.ssm.put_parameter(Name=claim(name), Value=encode(record), Type="String", Overwrite=True)
 
     def clients(self, service: str):
         return {"lambda": self.client, "ssm": self.ssm, "cloudformation": self.stack}[service]
@@ -262,7 +257,7 @@ def test_two_configs_of_the_stack_on_one_function_fail_the_check(d):
 
 
 def test_a_config_another_stack_owns_is_skipped_not_written(d):
-    del d.ssm.parameters[record_name("billing", "$LATEST", STACK_ID)]
+    del d.ssm.parameters[claim("billing")]
     d.own("billing", Record(Owner(OTHER_STACK_ID, "B"), DECLARED))
     d.get("orders", live("orders"))
     d.get("shipping", live("shipping"))
@@ -339,55 +334,60 @@ def test_scheduled_check_writes_only_configs_whose_record_names_that_resource(d)
     assert summary["summary"].endswith("1 skipped")
 
 
-def test_records_live_in_ssm_one_parameter_per_config_and_stack():
+def claim(name: str) -> str:
+    return claim_name(arn(name))
+
+
+def test_claims_live_in_ssm_one_standard_parameter_per_config_created_only_if_absent():
     ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(ssm)
-    records = Records(Api(ssm, Deadline.after(60)), STACK_ID)
+    records = Records(Api(ssm, Deadline.after(60)), STACK_ID, new_id=lambda: "c2")
     record = Record(
         Owner(STACK_ID, "OrdersAsync"),
         DECLARED,
         prior=from_api({"MaximumRetryAttempts": 2}),
         previous=Handover(Owner(STACK_ID, "Old"), from_api({"MaximumEventAgeInSeconds": 60}), retain=True),
     )
-    other = Record(Owner(OTHER_STACK_ID, "BillingAsync"), DECLARED)
+    gone = Record(Owner(OTHER_STACK_ID, "BillingAsync"), DECLARED, claim_id="c1")
     orders, billing = Target("orders", "$LATEST"), Target("billing", "live")
-    name = "/async-invoke-config/orders/.LATEST/5b2f1a40-0000-11f0-0000-000000000000"
-    others = "/async-invoke-config/orders/.LATEST/77777777-0000-11f0-0000-000000000000"
+    base = "/async-invoke-config/111111111111/us-east-1/orders/.LATEST"
+    after = f"{base}/after-c1"
+    created = Record(record.owner, DECLARED, record.retain, record.prior, record.previous, claim_id="c2")
+    tag = [{"Key": CLAIM_TAG, "Value": "5b2f1a40-0000-11f0-0000-000000000000"}]
+    create = {"Name": after, "Value": encode(created), "Type": "String", "Overwrite": False, "Tier": "Standard"}
+    stub.add_response("put_parameter", {"Version": 1}, create | {"Tags": tag})
+    stub.add_client_error("put_parameter", "ParameterAlreadyExists", "exists", 400, create | {"Tags": tag})
+    rewrite = {"Name": after, "Value": encode(created), "Type": "String", "Overwrite": True, "Tier": "Standard"}
+    stub.add_response("put_parameter", {"Version": 2}, rewrite)
     stub.add_response(
-        "put_parameter", {"Version": 3}, {"Name": name, "Value": encode(record), "Type": "String", "Overwrite": True}
+        "get_parameter", {"Parameter": {"Name": base, "Value": encode(gone), "Version": 1}}, {"Name": base}
     )
     stub.add_response(
-        "get_parameter", {"Parameter": {"Name": name, "Value": encode(record), "Version": 3}}, {"Name": name}
+        "get_parameter", {"Parameter": {"Name": after, "Value": encode(created), "Version": 2}}, {"Name": after}
     )
-    missing = "/async-invoke-config/billing/live/5b2f1a40-0000-11f0-0000-000000000000"
+    missing = "/async-invoke-config/111111111111/us-east-1/billing/live"
     stub.add_response(
         "get_parameters",
-        {"Parameters": [{"Name": name, "Value": encode(record), "Version": 3}], "InvalidParameters": [missing]},
-        {"Names": [name, missing]},
+        {"Parameters": [{"Name": base, "Value": encode(gone), "Version": 1}], "InvalidParameters": [missing]},
+        {"Names": [base, missing]},
     )
     stub.add_response(
-        "get_parameters_by_path",
-        {"Parameters": [{"Name": others, "Value": encode(other), "Version": 1}], "NextToken": "t"},
-        {"Path": "/async-invoke-config/orders/.LATEST"},
+        "get_parameter", {"Parameter": {"Name": after, "Value": encode(created), "Version": 2}}, {"Name": after}
     )
-    stub.add_response(
-        "get_parameters_by_path",
-        {"Parameters": [{"Name": name, "Value": encode(record), "Version": 3}]},
-        {"Path": "/async-invoke-config/orders/.LATEST", "NextToken": "t"},
-    )
-    stub.add_client_error("delete_parameter", "ParameterNotFound", "gone", 400, expected_params={"Name": name})
+    stub.add_client_error("delete_parameter", "ParameterNotFound", "gone", 400, expected_params={"Name": after})
 
     with stub:
-        records.put(orders, record)
-        read = records.get(orders)
-        many = records.get_many([orders, billing])
-        claims = records.claims(orders)
-        records.delete(orders)
+        assert records.create(after, record) == created
+        assert records.create(after, record) is None  # the service refuses: someone claimed it first
+        records.overwrite(after, created)
+        found = records.find(orders)  # the first claim names a resource of another stack: its successor counts
+        held = records.held([orders, billing])
+        records.delete(after)
 
     stub.assert_no_pending_responses()
-    assert read == record and read.version == 3
-    assert many == {orders: record, billing: None}
-    assert claims == (record, [other])
+    assert found.record is not None
+    assert (found.name, found.record, found.record.version) == (after, created, 2)
+    assert {target: link.record for target, link in held.items()} == {orders: created, billing: None}
     assert decode(encode(record)) == record
 
 

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 from cloudformation import ResponseServer, new_stack_id
-from local_cloud import CONFIG_TYPE, LocalCloudFormation, LocalFunction, create_function, handler_asset
+from local_cloud import LocalCloudFormation
+from local_function import LocalFunction, handler_asset
+from natives import create_function
 from rehearsal import settings_of
+from template import CONFIG_TYPE
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "AsyncInvokeConfigExample"

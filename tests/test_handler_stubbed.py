@@ -12,6 +12,7 @@ import urllib.error
 from pathlib import Path
 
 import boto3
+import config_events
 import fakes
 import index
 import lambda_api
@@ -19,12 +20,12 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from cloudformation import Context
-from contract import record_name
+from contract import CLAIM_TAG, claim_name, stack_key
 from fakes import FakeStack, MemorySsm
 from plan import Owner, Record
 from recorded import ARN, error, response
-from records import encode
-from settings import from_api, from_properties
+from records import Records, encode
+from settings import Target, from_api, from_properties
 
 EVENTS = Path(__file__).parent / "events"
 LATEST = f"{ARN}:$LATEST"
@@ -32,10 +33,13 @@ DLQ = "arn:aws:sqs:us-east-1:111111111111:orders-dlq"
 BUCKET = "arn:aws:s3:::orders-failed-events"
 TARGET = {"FunctionName": "orders", "Qualifier": "$LATEST"}
 BY_ARN = {"FunctionName": LATEST, "Qualifier": "$LATEST"}  # a Delete names the config by its physical id
-CLAIMS = "/async-invoke-config/orders/.LATEST"  # each stack's record of orders ($LATEST) is below
+CLAIM = claim_name(LATEST)  # the claim of orders ($LATEST): /async-invoke-config/<account>/<region>/orders/.LATEST
 STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Orders/5b2f1a40-0000-11f0-0000-000000000000"
 OWNER = Owner(STACK_ID, "OrdersAsync")
 OTHER_STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Billing/77777777-0000-11f0-0000-000000000000"
+# A Create's or Update's run of 3 seconds (it ends WAIT_RESERVE before the deadline a Delete has).
+FORWARD_SHORT = index.DEADLINE_MARGIN + index.CALL_TIMEOUT + config_events.WAIT_RESERVE + 3
+READER_STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Reader/00000000-0000-0000-0000-000000000000"
 DENIED = (
     "User: arn:aws:sts::111111111111:assumed-role/Handler/x is not authorized to perform: "
     "lambda:GetFunctionEventInvokeConfig on resource: arn:aws:lambda:us-east-1:111111111111:function:orders:$LATEST"
@@ -90,18 +94,18 @@ class Harness:
     def clients(self, service: str):
         return {"lambda": self.client, "ssm": self.ssm, "cloudformation": self.stack}[service]
 
-    def own(self, record: Record) -> None:
-        """The record a config's earlier Create left (kept under its owner's stack)."""
-        name = record_name("orders", "$LATEST", record.owner.stack_id)
-        self.ssm.put_parameter(Name=name, Value=encode(record), Type="String", Overwrite=True)
+    def own(self, record: Record, name: str = CLAIM) -> None:
+        """The claim a config's earlier Create left, tagged with its owner's stack; a live resource in that stack."""
+        tags = [{"Key": CLAIM_TAG, "Value": stack_key(record.owner.stack_id)}]
+        self.ssm.put_parameter(Name=name, Value=encode(record), Type="String", Overwrite=False, Tags=tags)
+        self.stack.alive(record.owner, LATEST)
+        if record.owner.stack_id != STACK_ID:
+            self.stack.others.setdefault(record.owner.stack_id, "UPDATE_COMPLETE")
 
     def record(self) -> Record | None:
-        """The config's one record, whichever stack keeps it."""
-        from records import decode
-
-        found = [value for name, value in self.ssm.parameters.items() if name.rsplit("/", 1)[0] == CLAIMS]
-        assert len(found) <= 1, found
-        return decode(*found[0]) if found else None
+        """The config's claim that counts (the last of its chain), whichever stack holds it."""
+        reader = Records(lambda_api.Api(self.ssm, lambda_api.Deadline.after(60)), READER_STACK_ID)
+        return reader.find(Target("orders", "$LATEST")).record
 
     def run(self, event: dict, seconds: float = 300.0) -> dict:
         with self.stub:
@@ -112,6 +116,7 @@ class Harness:
                 opener=self.opener,
                 sleep=self.clock.sleep,
                 clock=self.clock,
+                wall=self.clock,
             )
         assert len(self.opener.bodies) == 1, self.opener.bodies
         return self.opener.bodies[0]
@@ -381,7 +386,7 @@ def test_a_create_that_failed_at_its_deadline_is_released_by_its_rollback_delete
     h.get(None)
     for _ in range(3):
         h.stub.add_client_error("put_function_event_invoke_config", "ServiceException", "boom", 500)
-    created = h.run(load("create"), seconds=index.DEADLINE_MARGIN + index.CALL_TIMEOUT + 3)
+    created = h.run(load("create"), seconds=FORWARD_SHORT)
     assert (created["Status"], h.record().owner) == ("FAILED", OWNER)
     monkeypatch.setattr(h.ssm, "delete_parameter", delete_parameter)
     h.opener.bodies.clear()
@@ -395,39 +400,54 @@ def test_a_create_that_failed_at_its_deadline_is_released_by_its_rollback_delete
 
 
 def test_a_claim_that_meets_another_stacks_claim_is_refused(h, monkeypatch):
-    """Two stacks claim the same config at once: each read no claim, each wrote its own; the one that sees the other's
-    claim after writing takes its own back and touches no config."""
-    other = Record(Owner(OTHER_STACK_ID, "BillingAsync"), from_api({"MaximumRetryAttempts": 0}))
+    """Two stacks claim the same config at once: each read no claim; the service lets one create it, and the other,
+    refused by the service, reads the claim again and touches no config."""
+    other = Record(Owner(OTHER_STACK_ID, "BillingAsync"), from_api({"MaximumRetryAttempts": 0}), claim_id="billing")
     put_parameter = h.ssm.put_parameter
 
     def claimed_meanwhile(**params):
-        h.ssm.parameters[record_name("orders", "$LATEST", OTHER_STACK_ID)] = (encode(other), 1)
+        if params["Name"] == CLAIM:
+            monkeypatch.setattr(h.ssm, "put_parameter", put_parameter)
+            h.own(other)
         return put_parameter(**params)
 
     monkeypatch.setattr(h.ssm, "put_parameter", claimed_meanwhile)
     h.get(None)
+    h.get(None)  # read again, deciding again on the claim that now stands
 
     body = h.run(load("create"))
+    calls = list(h.ssm.calls)
 
     h.stub.assert_no_pending_responses()
     assert body["Status"] == "FAILED"
-    assert "claimed at the same time by resource BillingAsync of stack Billing" in body["Reason"]
+    assert "owned by resource BillingAsync of stack Billing" in body["Reason"]
     assert h.record() == other
-    assert h.ssm.calls == ["GetParametersByPath", "PutParameter", "GetParametersByPath", "DeleteParameter"]
+    assert calls == [
+        "PutParameter",  # the resource's lock
+        "GetParameter",  # no claim yet
+        "PutParameter",  # (the other stack's claim, made by the test)
+        "PutParameter",  # ParameterAlreadyExists: the other stack's claim came first
+        "GetParameter",  # the claim now: the other stack's, whose resource lives
+        "GetParameter",  # no claim succeeded it
+        "DeleteParameter",  # the lock
+    ]
 
 
 def test_a_second_claim_by_the_same_stack_meanwhile_is_decided_again(h, monkeypatch):
-    """Within one stack (one record name), a claim written meanwhile makes the event decide again on that record."""
-    renamed = Record(Owner(STACK_ID, "OrdersAsyncRenamed"), from_api({"MaximumRetryAttempts": 0}))
+    """Within one stack, a claim created meanwhile (by a renamed construct's Create) makes the event decide again:
+    it takes the config over from that resource while it lives."""
+    renamed = Record(Owner(STACK_ID, "OrdersAsyncRenamed"), from_api({"MaximumRetryAttempts": 0}), claim_id="r")
     put_parameter = h.ssm.put_parameter
 
     def claimed_meanwhile(**params):
-        if not params["Overwrite"]:
-            h.ssm.parameters[params["Name"]] = (encode(renamed), 1)
+        if params["Name"] == CLAIM:
+            monkeypatch.setattr(h.ssm, "put_parameter", put_parameter)
+            h.own(renamed)
         return put_parameter(**params)
 
     monkeypatch.setattr(h.ssm, "put_parameter", claimed_meanwhile)
     h.get(None)
+    h.get(None)  # read again, deciding again on the claim that now stands
     h.stub.add_response("put_function_event_invoke_config", IN_SYNC, TARGET | DECLARED)
 
     body = h.run(load("create"))
@@ -436,6 +456,7 @@ def test_a_second_claim_by_the_same_stack_meanwhile_is_decided_again(h, monkeypa
     record = h.record()
     assert record is not None and record.owner == OWNER
     assert record.previous is not None and record.previous.owner == renamed.owner
+    assert record.claim_id == "r"  # the same claim, rewritten by its own stack
 
 
 def test_failed_create_of_adopted_config_leaves_it_and_no_record(h):
@@ -478,13 +499,17 @@ def test_create_of_a_config_another_stack_owns_is_refused_naming_the_owner(h):
 def test_a_record_that_cannot_be_written_fails_the_event_before_the_config_is_touched(h, monkeypatch):
     monkeypatch.setattr(lambda_api, "full_jitter", lambda ceiling: ceiling)
 
+    put_parameter = h.ssm.put_parameter
+
     def refuse(**params):
+        if params["Name"] != CLAIM:
+            return put_parameter(**params)  # the resource's lock
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "PutParameter")
 
     monkeypatch.setattr(h.ssm, "put_parameter", refuse)
     h.get(None)
 
-    body = h.run(load("create"), seconds=index.DEADLINE_MARGIN + index.CALL_TIMEOUT + 3)
+    body = h.run(load("create"), seconds=FORWARD_SHORT)
 
     h.stub.assert_no_pending_responses()
     assert body["Status"] == "FAILED"
@@ -610,7 +635,7 @@ def test_retries_stop_before_the_deadline(h, monkeypatch):
             "get_function_event_invoke_config", "TooManyRequestsException", "Rate exceeded", 429, expected_params=TARGET
         )
 
-    body = h.run(load("create"), seconds=index.DEADLINE_MARGIN + index.CALL_TIMEOUT + 3)
+    body = h.run(load("create"), seconds=FORWARD_SHORT)
 
     h.stub.assert_no_pending_responses()
     assert body["Status"] == "FAILED"
@@ -620,6 +645,7 @@ def test_retries_stop_before_the_deadline(h, monkeypatch):
 
 def test_watchdog_answers_failed_when_a_call_hangs_near_the_deadline(monkeypatch):
     monkeypatch.setattr(index, "CALL_TIMEOUT", 0.0)  # the hanging client has no timeout of its own
+    monkeypatch.setattr(config_events, "WAIT_RESERVE", 0.0)  # a Create ends this long before the deadline
     release = threading.Event()
 
     class HangingClient:

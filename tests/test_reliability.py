@@ -21,7 +21,7 @@ import index
 import pytest
 from cloudformation import STACK_ID, Context, ResponseServer, StaticStack
 from faults import Fault, Injector, TimeWarp, bursts, every, first, share
-from local_cloud import create_function
+from natives import create_function
 from stack_harness import synthesized_policy
 
 SUITE = "Faults and load (tests/test_reliability.py)"
@@ -98,7 +98,8 @@ class Harness:
         return self.clients[service]
 
     def send(self, request_type: str, properties: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        event = self.server.event(request_type, properties, **kwargs)
+        logical_id = "Config" + properties["FunctionName"].replace("-", "")  # a resource of its own per function
+        event = self.server.event(request_type, properties, logical_id=logical_id, **kwargs)
         timing: dict[str, Any] = {}
         if self.warp:
             warp = TimeWarp()

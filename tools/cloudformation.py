@@ -1,6 +1,7 @@
 """What CloudFormation does around a custom resource handler, reproduced locally: the event it sends (every scalar
 property a string), the presigned ResponseURL it waits on (here an HTTP server on 127.0.0.1), and the read-only part
-of its API the handler calls (DescribeStacks, ListStackResources), served by the same server."""
+of its API the handler calls (DescribeStacks, DescribeStackResource, ListStackResources), served by the same
+server."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def _error(code: str, message: str) -> bytes:
 
 class ResponseServer:
     """Receives the handlers' response PUTs (one path per request, so each answer is matched to its event), and
-    answers CloudFormation's DescribeStacks and ListStackResources for the stacks registered in `stacks`. With
+    answers CloudFormation's DescribeStacks, DescribeStackResource and ListStackResources for the stacks registered in
+    `stacks` (a deleted stack stays there, DELETE_COMPLETE, as CloudFormation keeps it for 90 days). With
     `refuse_puts` set, each request's first that many PUTs are answered 503 (as S3 does when it is overloaded) and
     counted in `refused`; only an accepted PUT is an answer."""
 
@@ -142,6 +144,13 @@ class ResponseServer:
             result = f"<Stacks>{_members([stack])}</Stacks>"
         elif action == "ListStackResources":
             result = f"<StackResourceSummaries>{_members(view.summaries())}</StackResourceSummaries>"
+        elif action == "DescribeStackResource":
+            logical_id = form.get("LogicalResourceId", "")
+            held = [summary for summary in view.summaries() if summary["LogicalResourceId"] == logical_id]
+            if not held:
+                return 400, _error("ValidationError", f"Resource {logical_id} does not exist for stack {name}")
+            detail = "".join(f"<{key}>{escape(str(value))}</{key}>" for key, value in held[0].items())
+            result = f"<StackResourceDetail>{detail}</StackResourceDetail>"
         else:
             return 400, _error("InvalidAction", f"{action} is not served here")
         metadata = "<ResponseMetadata><RequestId>local</RequestId></ResponseMetadata>"

@@ -2,6 +2,19 @@
 handler role's policy as synthesized for the step being played) before it is sent, and refused with the error the
 service would return. Also stands in for what the emulator cannot do: a function deleted out of band.
 
+Conditions are evaluated as IAM does for the keys the handler's policy uses, each checked against AWS's documentation
+(the Service Authorization Reference for Systems Manager, and IAM's condition operators):
+- `ssm:Overwrite` (String): the request's `Overwrite`, "true" or "false"; absent when the request omits it.
+- `aws:RequestTag/KEY` (String) and `aws:TagKeys` (ArrayOfString): the tags a request sets (PutParameter's `Tags`,
+  AddTagsToResource's); absent when it sets none. A PutParameter with `Tags` is also authorized as
+  `ssm:AddTagsToResource` on the same parameter.
+- `aws:ResourceTag/KEY` (String): the tags the resource has now, read from the emulator; absent for a resource that
+  does not exist (a parameter being created).
+Operators: StringEquals, StringNotEquals, StringLike, StringNotLike, Bool, Null, with `ForAllValues:`/`ForAnyValue:`
+and `...IfExists`. A missing key fails any operator but Null, `...IfExists` and `ForAllValues:`. Within one operator
+the keys are ANDed and one key's values ORed; operators are ANDed. An operator or key this checker does not know
+makes an Allow not match and a Deny match (fail closed).
+
     install(client, world)     # on one client
     install_default(world)     # on every client boto3.client() makes from now on (the handler's own)
 """
@@ -11,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,13 +55,21 @@ class World:
     principal: str = "arn:aws:sts::000000000000:assumed-role/AsyncInvokeConfigHandler/handler"
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # The tags a resource has now (None: it does not exist); `install` reads them from the emulator when unset.
+    tags: Callable[[str], dict[str, str] | None] | None = field(default=None, repr=False)
+    # Who makes each call (an event of a concurrent schedule, say), kept with its verdict in `by_caller`.
+    caller: Callable[[], object] | None = field(default=None, repr=False)
+    by_caller: list[tuple[object, str, str, str]] = field(default_factory=list)
 
-    def verdict(self, action: str, arns: list[str]) -> str:
-        if not arns or not all(allows(self.statements, action, arn) for arn in arns):
+    def verdict(self, action: str, arns: list[str], request: dict[str, Any] | None = None) -> str:
+        def context(arn: str) -> Context:
+            return Context(request or {}, lambda: self.tags(arn) if self.tags is not None else None)
+
+        if not arns or not all(allows(self.statements, action, arn, context(arn)) for arn in arns):
             return DENIED
         settled = [statement for statement in self.statements if statement not in self.fresh]
         with self.lock:
-            if self.lag > 0 and not all(allows(settled, action, arn) for arn in arns):
+            if self.lag > 0 and not all(allows(settled, action, arn, context(arn)) for arn in arns):
                 self.lag -= 1
                 return PROPAGATING
         return ALLOWED
@@ -56,6 +77,8 @@ class World:
     def record(self, action: str, resource: str, verdict: str) -> None:
         with self.lock:
             self.calls.append((action, resource, verdict))
+            if self.caller is not None:
+                self.by_caller.append((self.caller(), action, resource, verdict))
 
     @property
     def denied(self) -> list[tuple[str, str]]:
@@ -89,16 +112,91 @@ def _applies(statement: dict[str, Any], action: str, resource: str) -> bool:
     return action_ok and resource_ok
 
 
-def allows(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+class Context:
+    """The condition keys of one call on one resource: from the request, and the resource's tags (read once, when a
+    condition asks for one)."""
+
+    def __init__(self, request: dict[str, Any], resource_tags: Callable[[], dict[str, str] | None]) -> None:
+        self.request = request
+        self.resource_tags = resource_tags
+        self._tags: dict[str, str] | None = None
+        self._read = False
+
+    def get(self, key: str) -> str | list[str] | None:
+        lowered = key.lower()
+        if lowered.startswith("aws:resourcetag/"):
+            if not self._read:
+                self._tags, self._read = self.resource_tags(), True
+            return (self._tags or {}).get(key.split("/", 1)[1])
+        return self.request.get(lowered)
+
+
+def request_context(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The condition keys a request carries (lower-cased, as IAM compares key names case-insensitively)."""
+    found: dict[str, Any] = {}
+    if service == "ssm" and operation == "PutParameter" and "Overwrite" in params:
+        found["ssm:overwrite"] = "true" if params["Overwrite"] else "false"
+    tags = params.get("Tags") if service == "ssm" and operation in ("PutParameter", "AddTagsToResource") else None
+    if tags:
+        found["aws:tagkeys"] = [tag["Key"] for tag in tags]
+        found |= {f"aws:requesttag/{tag['Key']}".lower(): tag["Value"] for tag in tags}
+    return found
+
+
+OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "StringNotLike", "Bool", "Null"}
+
+
+def satisfied(condition: dict[str, Any], context: Context) -> bool | None:
+    """Whether a statement's Condition holds; None when it uses an operator this checker does not know."""
+    for operator, tests in condition.items():
+        quantifier, _, base = operator.rpartition(":")
+        if_exists = base.endswith("IfExists")
+        base = base.removesuffix("IfExists")
+        if base not in OPERATORS or quantifier not in ("", "ForAllValues", "ForAnyValue"):
+            return None
+        for key, wanted in tests.items():
+            expected = [str(value) for value in _values(wanted)]
+            value = context.get(key)
+            if base == "Null":
+                if (value is None) != (expected[0].lower() == "true"):
+                    return False
+                continue
+            if value is None:
+                if not (if_exists or quantifier == "ForAllValues"):
+                    return False
+                continue
+            values = value if isinstance(value, list) else [value]
+            results = [_compare(base, item, expected) for item in values]
+            holds = any(results) if quantifier == "ForAnyValue" else all(results)
+            if not holds:
+                return False
+    return True
+
+
+def _compare(operator: str, value: str, expected: list[str]) -> bool:
+    if operator == "StringEquals":
+        return value in expected
+    if operator == "StringNotEquals":
+        return value not in expected
+    if operator == "StringLike":
+        return any(fnmatch.fnmatchcase(value, pattern.replace("[", "[[]")) for pattern in expected)
+    if operator == "StringNotLike":
+        return not any(fnmatch.fnmatchcase(value, pattern.replace("[", "[[]")) for pattern in expected)
+    return value.lower() in [item.lower() for item in expected]  # Bool
+
+
+def allows(statements: list[dict[str, Any]], action: str, resource: str, context: Context | None = None) -> bool:
     """Allowed when some Allow statement matches and no Deny does; a condition this checker cannot evaluate makes
     an Allow not match and a Deny match (fail closed)."""
+    context = context or Context({}, lambda: None)
     allowed = False
     for statement in statements:
-        conditional = bool(statement.get("Condition"))
-        if statement.get("Effect") == "Deny":
-            if _applies(statement, action, resource):
-                return False
-        elif statement.get("Effect") == "Allow" and not conditional and _applies(statement, action, resource):
+        if (allowed and statement.get("Effect") == "Allow") or not _applies(statement, action, resource):
+            continue  # once allowed, only a Deny can change the verdict
+        holds = satisfied(statement["Condition"], context) if statement.get("Condition") else True
+        if statement.get("Effect") == "Deny" and holds is not False:
+            return False
+        if statement.get("Effect") == "Allow" and holds is True:
             allowed = True
     return allowed
 
@@ -116,7 +214,7 @@ def resources(service: str, operation: str, params: dict[str, Any], world: World
         arn = f"arn:aws:lambda:{region}:{account}:function:{match.group('name')}"
         return [f"{arn}:{qualifier}" if qualifier else arn]
     if service == "ssm":
-        names = _values(params.get("Names") or params.get("Name") or params.get("Path"))
+        names = _values(params.get("Names") or params.get("Name") or params.get("Path") or params.get("ResourceId"))
         return [f"{prefix}:parameter/{name.lstrip('/')}" for name in names]
     if service == "cloudformation" and "StackName" in params:
         name = str(params["StackName"])
@@ -147,29 +245,67 @@ def _gone(operation: str, params: dict[str, Any], world: World) -> tuple[AWSResp
 def install(client: Any, world: World) -> Any:
     """Check every call of `client` against `world` before it is sent."""
     service = client.meta.service_model.signing_name
+    if world.tags is None and service == "ssm":  # the tags the policy's conditions read are SSM parameters'
+        world.tags = tag_reader(client)
 
     def remember(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         context["stand_in_params"] = dict(params)
 
     def check(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         params = context.get("stand_in_params", {})
-        action = f"{service}:{model.name}"
+        request = request_context(service, model.name, params)
         arns = resources(service, model.name, params, world)
-        verdict = world.verdict(action, arns)
-        for arn in arns or ["(unknown resource)"]:
-            world.record(action, arn, verdict)
-        if verdict != ALLOWED:
-            shown = arns[0] if arns else "(a resource this checker cannot name)"
-            message = (
-                f"User: {world.principal} is not authorized to perform: {action} on resource: {shown} because no "
-                f"identity-based policy allows the {action} action"
-            )
-            return _error(DENIED_CODE.get(service, "AccessDeniedException"), message, 403)
+        actions = [f"{service}:{model.name}"]
+        if service == "ssm" and model.name == "PutParameter" and params.get("Tags"):
+            actions.append("ssm:AddTagsToResource")  # tagging on create is authorized as both actions
+        for action in actions:
+            verdict = world.verdict(action, arns, request)
+            for arn in arns or ["(unknown resource)"]:
+                world.record(action, arn, verdict)
+            if verdict != ALLOWED:
+                shown = arns[0] if arns else "(a resource this checker cannot name)"
+                message = (
+                    f"User: {world.principal} is not authorized to perform: {action} on resource: {shown} because "
+                    f"no identity-based policy allows the {action} action"
+                )
+                return _error(DENIED_CODE.get(service, "AccessDeniedException"), message, 403)
         return _gone(model.name, params, world) if service == "lambda" else None
 
     client.meta.events.register("before-parameter-build", remember)
     client.meta.events.register("before-call", check)
     return client
+
+
+def tag_reader(client: Any) -> Callable[[str], dict[str, str] | None]:
+    """The tags of a resource as the emulator holds them (a client of its own, whose calls are not checked); None for
+    a resource that does not exist. SSM parameters only: no other resource the handler calls on is tagged."""
+    import boto3
+
+    credentials = client._request_signer._credentials
+    made: list[Any] = []
+
+    def read(arn: str) -> dict[str, str] | None:
+        if ":parameter/" not in arn:
+            return {}
+        if not made:  # a session of its own: `install_default` checks the default session's clients
+            made.append(
+                boto3.session.Session().client(
+                    "ssm",
+                    endpoint_url=client.meta.endpoint_url,
+                    region_name=client.meta.region_name,
+                    aws_access_key_id=credentials.access_key,
+                    aws_secret_access_key=credentials.secret_key,
+                )
+            )
+        ssm = made[0]
+        name = "/" + arn.split(":parameter/", 1)[1]
+        try:
+            listed = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name)["TagList"]
+        except ssm.exceptions.InvalidResourceId:
+            return None
+        return {tag["Key"]: tag["Value"] for tag in listed}
+
+    return read
 
 
 def install_default(world: World) -> None:

@@ -8,398 +8,29 @@ container), answering through the presigned-URL stand-in and reading the stack t
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import os
-import re
-import subprocess
-import sys
-import uuid
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import iam
 from cloudformation import STACK_ID, ResponseServer
+from local_function import LocalFunction
+from natives import Natives, ResourceFailed
+from template import (
+    CONFIG_TYPE,
+    Resolver,
+    Resource,
+    deletion_order,
+    dependencies,
+    now,
+    order,
+    replaces,
+    shape,
+    statements,
+)
 
-ACCOUNT = "000000000000"
-REGION = "us-east-1"
-TOOLS = Path(__file__).resolve().parent
-CONFIG_TYPE = "Custom::LambdaAsyncInvokeConfig"
 Clients = Callable[[str], Any]
-# Properties whose change replaces the resource (a new physical resource, the old one deleted in cleanup).
-REPLACED_BY = {
-    "AWS::Lambda::Function": {"FunctionName"},
-    "AWS::Lambda::Alias": {"Name", "FunctionName"},
-    "AWS::Lambda::EventInvokeConfig": {"FunctionName", "Qualifier"},
-    "AWS::SQS::Queue": {"QueueName"},
-    "AWS::SNS::Topic": {"TopicName"},
-    "AWS::IAM::Role": {"RoleName"},
-    "AWS::IAM::ManagedPolicy": {"ManagedPolicyName"},
-}
-ALWAYS_REPLACED = {"AWS::Lambda::Version"}
-
-
-def references(value: Any) -> set[str]:
-    """Logical ids a template value refers to (Ref, Fn::GetAtt, ${X} in Fn::Sub); pseudo parameters included."""
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return {value["Ref"]}
-        if "Fn::GetAtt" in value:
-            return {value["Fn::GetAtt"][0]}
-        found: set[str] = set()
-        for key, item in value.items():
-            if key == "Fn::Sub":
-                text = item if isinstance(item, str) else item[0]
-                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
-            found |= references(item)
-        return found
-    if isinstance(value, list):
-        return set().union(*(references(item) for item in value)) if value else set()
-    return set()
-
-
-def dependencies(resource: dict[str, Any], logical_ids: set[str] | dict[str, Any]) -> set[str]:
-    depends = resource.get("DependsOn", [])
-    named = references(resource.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
-    return {name for name in named if name in logical_ids}
-
-
-@dataclass(frozen=True)
-class Resource:
-    """A resource as CloudFormation remembers it between events."""
-
-    resource_type: str
-    physical_id: str
-    properties: dict[str, Any]
-    depends_on: frozenset[str] = frozenset()
-    deletion_policy: str = "Delete"
-    replace_policy: str = "Delete"
-    attributes: dict[str, str] = field(default_factory=dict)
-    status: str = "CREATE_COMPLETE"
-
-    @property
-    def is_custom(self) -> bool:
-        return self.resource_type.startswith("Custom::")
-
-
-def order(resources: dict[str, Any]) -> list[str]:
-    """Logical ids, each after everything it depends on. CloudFormation starts every resource whose dependencies are
-    met at once; here, of those ready, custom resources go first, then what some custom resource still waits for,
-    and the rest last. So a dependency the template leaves out shows up as a failure, not as luck of template order."""
-    waiting = {key: dependencies(value, resources) for key, value in resources.items()}
-    needed: set[str] = set()
-    stack = [key for key, value in resources.items() if value["Type"].startswith("Custom::")]
-    while stack:
-        for dependency in waiting[stack.pop()] - needed:
-            needed.add(dependency)
-            stack.append(dependency)
-
-    def rank(key: str) -> int:
-        return 0 if resources[key]["Type"].startswith("Custom::") else 1 if key in needed else 2
-
-    done: list[str] = []
-    while waiting:
-        ready = [key for key, needs in waiting.items() if not needs - set(done)]
-        if not ready:
-            raise ValueError(f"circular dependencies among {sorted(waiting)}")
-        chosen = min(ready, key=rank)
-        done.append(chosen)
-        del waiting[chosen]
-    return done
-
-
-def deletion_order(doomed: dict[str, Resource]) -> list[str]:
-    """Resources to delete (keyed by logical id, with a suffix for the other physical resource of a replaced one),
-    each before whatever it depended on directly, in the template that deployed it. Of those free at once, the native
-    ones go first: nothing but a direct dependency holds a policy back until the configs that need it are gone, and
-    this order proves the template declares one."""
-    waiting = {
-        key: {other for other in doomed if other != key and other.split(" ")[0] in resource.depends_on}
-        for key, resource in doomed.items()
-    }
-    done: list[str] = []
-    while waiting:
-        free = [key for key in waiting if not any(key in needs for needs in waiting.values())]
-        free.sort(key=lambda key: 1 if doomed[key].is_custom else 0)
-        done.append(free[0])
-        del waiting[free[0]]
-    return done
-
-
-class Resolver:
-    """Resolves intrinsic functions against the stack's resources as they are now."""
-
-    def __init__(self, resources: dict[str, Resource], stack_id: str) -> None:
-        self.resources = resources
-        self.pseudo = {
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Region": REGION,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackId": stack_id,
-            "AWS::StackName": stack_id.split("/")[1],
-            "AWS::NoValue": None,
-        }
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if "Ref" in value:
-            name = value["Ref"]
-            return self.pseudo[name] if name in self.pseudo else self.resources[name].physical_id
-        if "Fn::GetAtt" in value:
-            logical_id, attribute = value["Fn::GetAtt"]
-            return self.resources[logical_id].attributes[attribute]
-        if "Fn::Join" in value:
-            separator, parts = value["Fn::Join"]
-            return separator.join(str(self.resolve(part)) for part in parts)
-        if "Fn::Sub" in value:
-            text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
-            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._variable(m.group(1), variables)), text)
-        if "Fn::Select" in value:
-            index, items = value["Fn::Select"]
-            return self.resolve(items)[int(index)]
-        if "Fn::Split" in value:
-            separator, text = value["Fn::Split"]
-            return str(self.resolve(text)).split(separator)
-        return {key: self.resolve(item) for key, item in value.items()}
-
-    def _variable(self, name: str, variables: dict[str, Any]) -> Any:
-        if name in variables:
-            return self.resolve(variables[name])
-        if "." in name:
-            logical_id, attribute = name.split(".", 1)
-            return self.resources[logical_id].attributes[attribute]
-        return self.resolve({"Ref": name})
-
-
-class ResourceFailed(Exception):
-    """A native resource the emulator refused: the stack fails and rolls back."""
-
-
-class Natives:
-    """Native resources, created for real where the configs refer to them, otherwise only remembered."""
-
-    def __init__(self, clients: Clients) -> None:
-        self.clients = clients
-
-    def create(self, logical_id: str, resource_type: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:
-        make = getattr(self, "_" + resource_type.replace("::", "_"), None)
-        try:
-            if make is not None:
-                made: tuple[str, dict[str, str]] = make(logical_id, properties)
-                return made
-        except Exception as error:
-            raise ResourceFailed(f"{resource_type} {logical_id}: {error}") from error
-        physical = f"{logical_id}-{uuid.uuid4().hex[:8]}"
-        return physical, {"Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}"}
-
-    def update(self, logical_id: str, resource: Resource, properties: dict[str, Any]) -> Resource:
-        if resource.resource_type == "AWS::Lambda::EventInvokeConfig":
-            self._put_config(properties)
-        if resource.resource_type == "AWS::Lambda::Alias":
-            self.clients("lambda").update_alias(
-                FunctionName=properties["FunctionName"],
-                Name=properties["Name"],
-                FunctionVersion=properties["FunctionVersion"],
-            )
-        return replace(resource, properties=properties, status="UPDATE_COMPLETE")
-
-    def delete(self, resource: Resource) -> None:
-        """Deleting from the emulator is not needed for what the tests observe (and it cannot delete functions), so
-        only an alias, whose configs must go with it, and a native async-invoke config are deleted for real."""
-        if resource.resource_type == "AWS::Lambda::EventInvokeConfig":
-            lam = self.clients("lambda")
-            with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
-                lam.delete_function_event_invoke_config(
-                    FunctionName=resource.properties["FunctionName"], Qualifier=resource.properties["Qualifier"]
-                )
-        if resource.resource_type == "AWS::Lambda::Alias":
-            lam = self.clients("lambda")
-            with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
-                lam.delete_alias(FunctionName=resource.properties["FunctionName"], Name=resource.properties["Name"])
-
-    def _name(self, logical_id: str) -> str:
-        return f"{logical_id[:40]}-{uuid.uuid4().hex[:8]}"
-
-    def _AWS_IAM_Role(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        name = properties.get("RoleName") or self._name(logical_id)
-        return name, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
-
-    def _AWS_IAM_ManagedPolicy(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        name = properties.get("ManagedPolicyName") or self._name(logical_id)
-        return f"arn:aws:iam::{ACCOUNT}:policy/{name}", {}
-
-    def _AWS_Lambda_Function(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        name = properties.get("FunctionName") or self._name(logical_id)
-        arn = create_function(self.clients("lambda"), name, properties.get("Runtime", "python3.13"))
-        return name, {"Arn": arn}
-
-    def _AWS_Lambda_Version(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        published = self.clients("lambda").publish_version(FunctionName=properties["FunctionName"])
-        return published["FunctionArn"], {"Version": published["Version"]}
-
-    def _AWS_Lambda_Alias(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        alias = self.clients("lambda").create_alias(
-            FunctionName=properties["FunctionName"],
-            Name=properties["Name"],
-            FunctionVersion=properties["FunctionVersion"],
-        )
-        return alias["AliasArn"], {}
-
-    def _AWS_Lambda_EventInvokeConfig(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        """The native resource: a Put on Create and on Update (what it does not declare goes), a Delete on Delete."""
-        self._put_config(properties)
-        return f"{properties['FunctionName']}|{properties['Qualifier']}", {}
-
-    def _put_config(self, properties: dict[str, Any]) -> None:
-        fields = ("FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
-        self.clients("lambda").put_function_event_invoke_config(
-            **{
-                key: int(value) if key.startswith("Maximum") else value
-                for key, value in properties.items()
-                if key in fields
-            }
-        )
-
-    def _AWS_SQS_Queue(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        sqs = self.clients("sqs")
-        url = sqs.create_queue(QueueName=properties.get("QueueName") or self._name(logical_id))["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-        return url, {"Arn": attributes["QueueArn"], "QueueName": url.rsplit("/", 1)[-1]}
-
-    def _AWS_SNS_Topic(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        arn = self.clients("sns").create_topic(Name=properties.get("TopicName") or self._name(logical_id))["TopicArn"]
-        return arn, {"TopicArn": arn}
-
-    def _AWS_Events_EventBus(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        name = properties.get("Name") or self._name(logical_id)
-        events = self.clients("events")
-        try:
-            arn = events.create_event_bus(Name=name)["EventBusArn"]
-        except events.exceptions.ResourceAlreadyExistsException:  # a named bus made by an earlier run
-            arn = events.describe_event_bus(Name=name)["Arn"]
-        return name, {"Arn": arn}
-
-    def _AWS_S3_Bucket(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:  # noqa: N802
-        name = (properties.get("BucketName") or self._name(logical_id)).lower()
-        self.clients("s3").create_bucket(Bucket=name)
-        return name, {"Arn": f"arn:aws:s3:::{name}"}
-
-
-def create_function(client: Any, name: str, runtime: str = "python3.13") -> str:
-    """A function in the emulator (it cannot run code without Docker, but its configs work); returns its ARN. One
-    that already exists (made by an earlier run against the same emulator) is reused."""
-    try:
-        return str(client.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
-    except client.exceptions.ResourceNotFoundException:
-        pass
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
-    return str(
-        client.create_function(
-            FunctionName=name,
-            Runtime=runtime,
-            Role=f"arn:aws:iam::{ACCOUNT}:role/local",
-            Handler="index.handler",
-            Code={"ZipFile": code.getvalue()},
-        )["FunctionArn"]
-    )
-
-
-DRIVER = """
-import contextlib, io, json, sys
-sys.path.insert(0, ".")
-sys.path.append(sys.argv[1])
-import iam
-import index
-
-class Context:
-    log_stream_name = "local"
-    def get_remaining_time_in_millis(self):
-        return 300_000
-
-world = iam.World()
-iam.install_default(world)
-for line in sys.stdin:
-    message = json.loads(line)
-    world.statements, world.gone = message["statements"], set(message["gone"])
-    world.fresh, world.lag = message["fresh"], message["lag"]
-    world.calls.clear()
-    printed = io.StringIO()  # the handler's own stdout lines (its metrics), kept off this protocol's
-    with contextlib.redirect_stdout(printed):
-        index.on_event(message["event"], Context())
-    print(json.dumps({"calls": world.calls, "stdout": printed.getvalue().splitlines()}), flush=True)
-"""
-
-
-class LocalFunction:
-    """The handler from its synthesized asset, in a process of its own that stays warm across events like a Lambda
-    container; it builds its own boto3 clients from the environment, pointed at the emulator (and at the local
-    CloudFormation API), each call checked against the policy sent with the event."""
-
-    def __init__(self, asset: Path, endpoint: str, cloudformation: str | None = None) -> None:
-        env = {
-            **os.environ,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "PYTHONPATH": "",
-        }
-        if cloudformation:
-            env["AWS_ENDPOINT_URL_CLOUDFORMATION"] = cloudformation
-        self.process = subprocess.Popen(
-            [sys.executable, "-u", "-c", DRIVER, str(TOOLS)],
-            cwd=asset,
-            env=env,
-            text=True,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-
-    def invoke(self, event: dict[str, Any], world: iam.World | None = None) -> list[tuple[str, str, str]]:
-        """Run one event under the rules of `world` (its policy, gone functions, propagation); the calls made."""
-        assert self.process.stdin is not None and self.process.stdout is not None
-        world = world or iam.World()
-        message = {
-            "event": event,
-            "statements": world.statements,
-            "gone": sorted(world.gone),
-            "fresh": world.fresh,
-            "lag": world.lag,
-        }
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line.startswith("{"):
-            raise RuntimeError(f"the handler process stopped (exit {self.process.poll()})")
-        return [(action, resource, verdict) for action, resource, verdict in json.loads(line)["calls"]]
-
-    def __enter__(self) -> LocalFunction:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        self.process.wait(timeout=10)
-
-
-def handler_asset(cloud_assembly: Path, template: dict[str, Any]) -> Path:
-    """The folder of the handler's asset in a synthesized cloud assembly."""
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Lambda::Function" and resource["Properties"].get("Handler") == "index.on_event":
-            return cloud_assembly / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
-    raise LookupError("no AsyncInvokeConfig handler in the template")
+HANDLERS = ("index.on_event", "index.on_expired")  # the library's own functions (their native async settings too)
 
 
 @dataclass
@@ -453,7 +84,7 @@ class LocalCloudFormation:
         self.stack_id = stack_id
         self.resources: dict[str, Resource] = {}
         self.status = "REVIEW_IN_PROGRESS"
-        self.changed_at = _now()
+        self.changed_at = now()
         self.gone: set[str] = set()  # functions deleted out of band (the emulator cannot delete them)
         self.propagation_lag = 0  # calls refused while a policy attached in this deployment propagates
         self.lingering: dict[str, Resource] = {}  # replaced physical resources, alive until the cleanup deletes them
@@ -495,20 +126,20 @@ class LocalCloudFormation:
             if r.resource_type in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
             and role.physical_id in r.properties.get("Roles", [])
         ]
-        return [statement for document in documents for statement in _statements(document)]
+        return [statement for document in documents for statement in statements(document)]
 
     def world(self) -> iam.World:
         """The rules the handler runs under now."""
-        statements = self.handler_statements()
-        fresh = [s for s in statements if s in self._attached] if self.status.endswith("_IN_PROGRESS") else []
-        return iam.World(statements, set(self.gone), fresh, self.propagation_lag if fresh else 0)
+        granted = self.handler_statements()
+        fresh = [s for s in granted if s in self._attached] if self.status.endswith("_IN_PROGRESS") else []
+        return iam.World(granted, set(self.gone), fresh, self.propagation_lag if fresh else 0)
 
     def configs(self) -> dict[str, Resource]:
         return {key: r for key, r in self.resources.items() if r.resource_type == CONFIG_TYPE}
 
     def native_configs(self) -> dict[str, Resource]:
         """The native `AWS::Lambda::EventInvokeConfig` resources, but the handler's own."""
-        handlers = {r.physical_id for r in self.resources.values() if r.properties.get("Handler") == "index.on_event"}
+        handlers = {r.physical_id for r in self.resources.values() if r.properties.get("Handler") in HANDLERS}
         return {
             key: r
             for key, r in self.resources.items()
@@ -555,7 +186,7 @@ class LocalCloudFormation:
         wanted: dict[str, Any] = template["Resources"]
         before = dict(self.resources)
         creating = not before
-        self.status, self.changed_at = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS", _now()
+        self.status, self.changed_at = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS", now()
         deployment = Deployment(self.status)
         settled, self._attached = self.handler_statements(), []
         changed: dict[str, str] = {}  # logical id -> CREATE, UPDATE or REPLACE, in the order they happened
@@ -611,7 +242,7 @@ class LocalCloudFormation:
         if new.is_custom:
             self._apply_custom(deployment, logical_id, new, old, changed, attempts)
             return
-        if old is None or _replaces(new.resource_type, old.properties, properties):
+        if old is None or replaces(new.resource_type, old.properties, properties):
             try:
                 physical_id, attributes = self.natives.create(logical_id, new.resource_type, properties)
             except ResourceFailed as error:
@@ -621,7 +252,7 @@ class LocalCloudFormation:
                 self.lingering[f"{logical_id} (old)"] = old
             new = replace(new, physical_id=physical_id, attributes=attributes, status="CREATE_COMPLETE")
         else:
-            new = replace(self.natives.update(logical_id, old, properties), **_shape(new))
+            new = replace(self.natives.update(logical_id, old, properties), **shape(new))
         self.resources[logical_id] = attempts[logical_id] = new
 
     def _apply_custom(
@@ -705,7 +336,7 @@ class LocalCloudFormation:
         self.status = deployment.status = "UPDATE_ROLLBACK_COMPLETE"
 
     def destroy(self) -> Deployment:
-        self.status, self.changed_at = "DELETE_IN_PROGRESS", _now()
+        self.status, self.changed_at = "DELETE_IN_PROGRESS", now()
         deployment = Deployment(self.status)
         kept = {key: r for key, r in self.resources.items() if r.deletion_policy != "Retain"}
         for key in deletion_order(kept):
@@ -716,28 +347,3 @@ class LocalCloudFormation:
         self.resources.clear()
         self.status = deployment.status = "DELETE_COMPLETE"
         return deployment
-
-
-def _replaces(resource_type: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether a change of properties makes CloudFormation replace the resource rather than update it."""
-    if resource_type in ALWAYS_REPLACED:
-        return True
-    return any(old.get(key) != new.get(key) for key in REPLACED_BY.get(resource_type, ()))
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _shape(resource: Resource) -> dict[str, Any]:
-    """What the template says of a resource, apart from what the resource reports."""
-    return {
-        "depends_on": resource.depends_on,
-        "deletion_policy": resource.deletion_policy,
-        "replace_policy": resource.replace_policy,
-    }
-
-
-def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    statement = document.get("Statement", [])
-    return [statement] if isinstance(statement, dict) else list(statement)

@@ -29,9 +29,17 @@ from typing import Any
 
 import emulator
 from cloudformation import ResponseServer, new_stack_id
-from local_cloud import ACCOUNT, REGION, Deployment, LocalCloudFormation, LocalFunction, create_function, handler_asset
+from local_cloud import Deployment, LocalCloudFormation
+from local_function import LocalFunction, handler_asset
+from natives import create_function
+from template import ACCOUNT, REGION
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(ROOT / "handler"))  # the claims, read as the handler reads them
+from lambda_api import Api, Deadline  # noqa: E402
+from records import Records  # noqa: E402
+from settings import Target  # noqa: E402
+
 STACK = "AsyncInvokeConfigExample"
 LEGACY = "legacy-billing"
 REPORTS = "legacy-reports"
@@ -179,14 +187,12 @@ class Rehearsal:
             return None
 
     def owner(self, physical_id: str) -> str:
-        name, qualifier = physical_id.split(":")[-2:]
-        path = f"/async-invoke-config/{name}/{qualifier.replace('$', '.')}"  # one record per claiming stack below
-        records = self.client("ssm").get_parameters_by_path(Path=path)["Parameters"]
-        if not records:
+        """The resource the config's claim names (and whether it borrowed the config), or (no record)."""
+        reader = Records(Api(self.client("ssm"), Deadline.after(60)), new_stack_id("Reader"))
+        record = reader.find(Target.of_arn(physical_id)).record
+        if record is None:
             return "(no record)"
-        record = records[0]
-        borrowed = " (borrowed)" if "prior" in json.loads(record["Value"]) else ""
-        return str(json.loads(record["Value"])["owner"][1]) + borrowed
+        return record.owner.logical_id + (" (borrowed)" if record.prior is not None else "")
 
     def declared(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """Every config the template declares, AsyncInvokeConfig's and native ones (AWS::Lambda::EventInvokeConfig,

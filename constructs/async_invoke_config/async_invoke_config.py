@@ -19,6 +19,7 @@ from constructs import Construct, IConstruct, IValidation
 
 from .bridge import environment, path_of, root_of, stack_of, unresolved
 from .defaults import DEFAULT_ID, Declaration, Target, apply, exempt, require
+from .grants import PolicyTarget, flatten
 from .handler.contract import (
     DATA_FUNCTION_ARN,
     DESTINATION_PATTERN,
@@ -39,7 +40,7 @@ from .handler.contract import (
     RETRY_ATTEMPTS,
     InvalidProperty,
 )
-from .provider import PolicyTarget, Provider, flatten
+from .provider import Provider
 from .validation import (
     PROPS,
     Destination,
@@ -73,6 +74,7 @@ class _Target:
     qualifier: str | None
     function: lambda_.IFunction | None
     policy: PolicyTarget | None
+    version_token: bool = False  # the qualifier is a Version's number, known only at deploy time
 
 
 class AsyncInvokeConfig(Construct):
@@ -144,7 +146,12 @@ class AsyncInvokeConfig(Construct):
         """The custom resource (``Custom::LambdaAsyncInvokeConfig``), as a ``CfnResource``."""
         plain = target.function is not None and getattr(target.function, "lambda_", target.function) is target.function
         provider.add_config(
-            self.resource, properties, target.policy, target.function if plain else None, target.qualifier
+            self.resource,
+            properties,
+            target.policy,
+            target.function if plain else None,
+            target.qualifier,
+            target.version_token,
         )
         self._depend_on_target(provider.stack, target, granted=bool(bound))
 
@@ -367,15 +374,16 @@ def _target(problems: Problems, stack: Stack, function: object, qualifier: objec
     underlying: lambda_.IFunction = getattr(function, "lambda_", function)
     derived = alias_name if alias_name is not None else version if isinstance(version, str) else None
     problems.check(lambda: check_agreement(given, derived, "the alias or version given as `function`"))
+    version_token = given is None and alias_name is None and derived is not None and unresolved(derived)
     arn = underlying.function_arn
     if not unresolved(arn):
         parsed = problems.check(lambda: parse_name(arn, stack))
         if parsed is not None:
             problems.check(lambda: check_agreement(given or derived, parsed[1], repr(arn)))
-        target = _Target(arn, given or derived, function, _policy_target(arn) if parsed else None)
+        target = _Target(arn, given or derived, function, _policy_target(arn) if parsed else None, version_token)
     else:
         policy = PolicyTarget(arn, underlying.function_name, _identity(underlying))
-        target = _Target(arn, given or derived, function, policy)
+        target = _Target(arn, given or derived, function, policy, version_token)
     return target if len(problems.found) == before else None
 
 

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import jsii
 from aws_cdk import (
     Acknowledgment,
-    Annotations,
-    ArnFormat,
     Aspects,
     Aws,
     CfnResource,
@@ -43,14 +39,17 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from .bridge import stack_of, unresolved
+from .grants import Grants, PolicyTarget, effective_qualifier, flatten
 from .handler.contract import (
-    BARE_NAME_MAX,
+    CLAIM_TAG,
     CONFIGS,
     CONFIGS_SEPARATOR,
     DECLARATIONS,
     DEPLOY_TOKEN,
     DRIFT_CHECK_TYPE,
+    FUNCTION,
     LATEST,
+    LOCKS,
     PARAMETER_ROOT,
     SCHEDULE_KEY,
     SERVICE_TIMEOUT,
@@ -60,39 +59,25 @@ from .handler.contract import (
 
 HANDLER_DIR = (Path(__file__).parent / "handler").resolve()
 PROVIDER_ID = "AsyncInvokeConfigProvider"
-# The targets' managed policies' logical ids: this (AsyncInvokeConfig's initials) and a hash of what each grants.
-# Every config names its policy in its DependsOn, so the prefix is short; the path metadata gives the full name.
-TARGETS_ID = "AICTargets"
 HANDLER_TIMEOUT = Duration.minutes(5)
-# The handler's own asynchronous invocations (CloudFormation invokes it asynchronously): an event waits at most a
-# minute, and one that failed is never run again. So every run ends within 60 s + the 5-minute timeout of being
-# sent, before CloudFormation stops waiting (SERVICE_TIMEOUT_SECONDS): no event runs after CloudFormation gave up on it.
-HANDLER_MAX_EVENT_AGE = Duration.seconds(60)
+# The handler's own asynchronous invocations (CloudFormation invokes it asynchronously). An event that waits longer
+# than HANDLER_MAX_EVENT_AGE (the account's concurrency is exhausted: throttled) or whose run fails without answering
+# goes to the handler's on-failure destination, a second function (`index.on_expired`) that runs it once more, within
+# its own EXPIRED_MAX_EVENT_AGE. Neither retries. So CloudFormation gets an answer within 300 + 240 + 300 = 840 s of
+# sending an event, throttled or not, before it stops waiting (SERVICE_TIMEOUT_SECONDS), and no run starts after that.
+HANDLER_MAX_EVENT_AGE = Duration.minutes(5)
+EXPIRED_MAX_EVENT_AGE = Duration.minutes(4)
 HANDLER_RETRY_ATTEMPTS = 0
-SERVICE_TIMEOUT_SECONDS = 7 * 60
-ACTIONS = [f"lambda:{verb}FunctionEventInvokeConfig" for verb in ("Get", "Put", "Update", "Delete")]
-# The stack's own records (written under its stack id's last part), and every stack's claims (read only).
-RECORD_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"]
-CLAIM_ACTIONS = ["ssm:GetParametersByPath"]
-STACK_ACTIONS = ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"]
+SERVICE_TIMEOUT_SECONDS = 15 * 60
+# The claims of configs in the stack's own account and region (one per config, tagged with the claiming stack),
+# and this stack's locks (one per config resource, held while one of its events runs).
+CLAIM_READS = ["ssm:GetParameter", "ssm:GetParameters"]
+LOCK_ACTIONS = ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"]
+OWN_STACK_ACTIONS = ["cloudformation:ListStackResources"]
+# Any stack of the account and region, read only: whether the owner a claim names still exists.
+STACK_READS = ["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"]
 TOKEN_CONTEXT = "async-invoke-config:deploy-token"
-# IAM's default quotas, whitespace aside: a managed policy holds 6,144 characters, and a role takes 10 of them.
-MANAGED_POLICY_SIZE = 6144
-MANAGED_POLICIES_PER_ROLE = 10
-# Unresolved parts of an ARN are counted at their longest: the longest partition and region, a 64-character name.
-FUNCTION_ARN_PREFIX = len("arn:aws-us-gov:lambda:ap-southeast-2:123456789012:function:")
 _providers: weakref.WeakKeyDictionary[Stack, Provider] = weakref.WeakKeyDictionary()
-
-
-@dataclass(frozen=True)
-class PolicyTarget:
-    """A function the handler may act on: its unqualified ARN and its name (each a literal or a token), and what
-    tells, at synth time, whether a token will resolve to another function: for an in-app function, its name as the
-    template gives it (a new name replaces the function); None when nothing tells (a parameter, say)."""
-
-    arn: str
-    name: str
-    identity: str | None = ""
 
 
 @dataclass(frozen=True)
@@ -101,7 +86,7 @@ class _Config:
     properties: dict[str, Any]
     function: lambda_.IFunction | None
     qualifier: str | None
-    target: PolicyTarget | None
+    grant: tuple[str, str] | None
 
 
 class Provider(Construct):
@@ -118,10 +103,8 @@ class Provider(Construct):
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
-        self._targets: dict[str, PolicyTarget] = {}
         self._configs: list[_Config] = []
         self._logical_ids: list[str] | None = None
-        self.wide = False
         self.finished = False
         self.stack = stack_of(self)
         self.root = self.stack.node.root
@@ -138,28 +121,55 @@ class Provider(Construct):
         cfn_role = self.role.node.default_child
         assert isinstance(cfn_role, iam.CfnRole)
         cfn_role.add_property_override("Policies", _Late(self._inline_policies))
+        code = lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc", "__init__.py"])
+        self.expired = lambda_.Function(
+            self,
+            "Expired",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            handler="index.on_expired",
+            code=code,
+            timeout=HANDLER_TIMEOUT,
+            memory_size=256,
+            role=self.role,
+            log_group=self.log_group,
+            max_event_age=EXPIRED_MAX_EVENT_AGE,
+            retry_attempts=HANDLER_RETRY_ATTEMPTS,
+            description="Runs once more a custom-resource event the AsyncInvokeConfig handler could not (throttled).",
+        )
         self.function = lambda_.Function(
             self,
             "Handler",
             runtime=lambda_.Runtime.PYTHON_3_13,
             handler="index.on_event",
-            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc", "__init__.py"]),
+            code=code,
             timeout=HANDLER_TIMEOUT,
             memory_size=256,
             role=self.role,
             log_group=self.log_group,
             max_event_age=HANDLER_MAX_EVENT_AGE,
             retry_attempts=HANDLER_RETRY_ATTEMPTS,
+            on_failure=_Granted(self.expired.function_arn),
             description="Keeps Lambda async-invoke configs as declared (cdk-async-invoke-config).",
         )
+        # The handler's role may invoke its on-failure destination; a policy of its own, not the role's default one,
+        # which both functions wait for, and which names the second function: that would be a cycle.
+        invoke = iam.Policy(
+            self,
+            "InvokeExpired",
+            statements=[iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.expired.function_arn])],
+            roles=[self.role],
+        )
+        for settings in self.async_settings()[:1]:
+            settings.node.add_dependency(invoke)
         self.service_token = self.function.function_arn
-        self.targets_policies: list[iam.CfnManagedPolicy] = []
+        self.grants = Grants(self, self.stack, self.role, deploy_token(self))
         _acknowledge(
             self.role,
             "AwsSolutions-IAM5",
             "Log streams are created under the handler's own log group (`:*`).",
         )
-        _acknowledge(self.function, "AwsSolutions-L1", "The handler is built and tested for the Python 3.13 runtime.")
+        for function in (self.function, self.expired):
+            _acknowledge(function, "AwsSolutions-L1", "The handler is built and tested for the Python 3.13 runtime.")
         self.drift_check: CustomResource | None = CustomResource(
             self,
             "DriftCheck",
@@ -173,8 +183,21 @@ class Provider(Construct):
             service_timeout=Duration.seconds(SERVICE_TIMEOUT_SECONDS),
         )
         omit_default_removal_policy(self.drift_check)
+        for dependency in self.async_settings():
+            self.drift_check.node.add_dependency(dependency)
         self.schedule: events.Rule | None = None
         Aspects.of(self).add(_Finish(self))
+
+    def async_settings(self) -> list[CfnResource]:
+        """The handler's (and its second function's) own asynchronous-invocation settings, which every event of the
+        stack waits for, so that even the first deploy's events run under them."""
+        found = []
+        for function in (self.function, self.expired):
+            child = function.node.try_find_child("EventInvokeConfig")
+            resource = child.node.default_child if child is not None else None
+            if isinstance(resource, CfnResource):
+                found.append(resource)
+        return found
 
     def custom_resource_properties(self, properties: dict[str, Any]) -> dict[str, Any]:
         """A config's properties as its custom resource holds them: the handler, and how long CloudFormation waits."""
@@ -187,20 +210,19 @@ class Provider(Construct):
         target: PolicyTarget | None,
         function: lambda_.IFunction | None,
         qualifier: str | None,
+        version_token: bool = False,
     ) -> None:
-        """Register one config: the handler may act on its function (the config waits for that permission), and the
-        drift check reads it. None as target, when only a token name is known, scopes the permission to the stack's
-        account and region."""
+        """Register one config: the handler may act on its function and qualifier (the config waits for that
+        permission), and the drift check reads it. None as target, when only a token name is known, scopes the
+        permission to the stack's account and region."""
         if self.finished:
             raise InvalidProperty(
                 f"{resource.node.path}: an AsyncInvokeConfig was added after the stack's handler was finished "
                 "(by an Aspect of a later priority than aws_cdk.AspectPriority.MUTATING?)."
             )
-        self._configs.append(_Config(resource, properties, function, qualifier, target))
-        if target is None:
-            self._widen("a config names its function by a token whose ARN is not known at synth time")
-        else:
-            self._targets.setdefault(target.arn, target)
+        declared = str(properties[FUNCTION]) if target is not None else ""
+        grant = self.grants.add(target, effective_qualifier(qualifier, declared), version_token)
+        self._configs.append(_Config(resource, properties, function, qualifier, grant))
 
     def configure(self, on_deploy: bool, schedule: Duration | None) -> None:
         if not on_deploy and self.drift_check is not None:
@@ -224,155 +246,99 @@ class Provider(Construct):
             )
 
     def grant_targets(self) -> None:
-        """The targets' permissions, once every config is known, in as few managed policies as fit IAM's quotas, each
-        config waiting for the one that grants its function. While one policy holds them, each function is listed
-        with its versions and aliases (`function:NAME`, `function:NAME:*`); past that, as `function:NAME*` (a
-        trailing wildcard: also any function whose name starts with NAME), so that ten policies hold some 450
-        functions even at 64-character names."""
-        if not self._configs:
-            return
-        groups: list[list[tuple[PolicyTarget | None, str]]]
-        if self.wide:
-            groups = [[(None, "*")]]
-        else:
-            targets = list(self._targets.values())
-            groups = _pack(targets, ("", ":*"))
-            if len(groups) > 1:
-                groups = _pack(targets, ("*",))
-            if len(groups) > MANAGED_POLICIES_PER_ROLE:
-                raise InvalidProperty(
-                    f"The stack's configs name {len(targets)} functions: their permissions need {len(groups)} "
-                    f"managed policies, more than the {MANAGED_POLICIES_PER_ROLE} IAM attaches to a role by default. "
-                    "Split the configs across stacks."
-                )
-        granting: dict[str, iam.CfnManagedPolicy] = {}
-        for index, group in enumerate(groups):
-            policy = iam.CfnManagedPolicy(
-                self,
-                f"Targets{index}" if index else "Targets",
-                policy_document=self._listing(group),
-                roles=[self.role.role_name],
-                description="What the AsyncInvokeConfig handler may configure (replaced whenever its targets change).",
-            )
-            policy.override_logical_id(f"{TARGETS_ID}{self._hash(policy, [target for target, _ in group])}")
-            self.targets_policies.append(policy)
-            granting |= {target.arn: policy for target, _ in group if target is not None}
-        for config in self._configs:
-            wait = (
-                granting[config.target.arn] if config.target is not None and not self.wide else self.targets_policies[0]
-            )
-            config.resource.add_resource_dependency(wait)
-
-    def _listing(self, group: list[tuple[PolicyTarget | None, str]]) -> dict[str, Any]:
-        """A policy that lists the group's ARNs compactly: one `Fn::Sub` of `${F}NAME*,${P0}NAME*,...` split at the
-        commas, with `F` the stack's `arn:...:function:` prefix and `P0`... each other prefix a literal ARN has (IAM
-        sees the resolved list; the template does not repeat the prefixes)."""
-        variables: dict[str, Any] = {}
-        prefixes: dict[str, str] = {}
-        parts = []
-        for target, suffix in group:
-            if target is None:
-                parts.append("${F}" + suffix)
-            elif not unresolved(target.arn):
-                prefix, _, name = target.arn.rpartition(":function:")
-                key = prefixes.setdefault(f"{prefix}:function:", f"P{len(prefixes)}")
-                parts.append("${" + key + "}" + name + suffix)
-            elif not unresolved(target.name):
-                parts.append("${F}" + target.name + suffix)
-            else:
-                name = self.stack.resolve(target.name)
-                if isinstance(name, dict) and list(name) == ["Ref"]:
-                    parts.append("${F}${" + str(name["Ref"]) + "}" + suffix)
-                else:
-                    key = f"N{len(variables)}"
-                    variables[key] = target.name
-                    parts.append("${F}${" + key + "}" + suffix)
-        body = ",".join(parts)
-        variables |= {key: prefix for prefix, key in prefixes.items()}
-        if "${F}" in body:
-            variables["F"] = f"arn:{Aws.PARTITION}:lambda:{self.stack.region}:{self.stack.account}:function:"
-        listed = Fn.split(",", Fn.sub(body, variables) if variables else body)
-        return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ACTIONS, "Resource": listed}]}
+        """The targets' permissions, once every config is known: one ARN per function and qualifier declared."""
+        self.grants.finish([(config.resource, config.grant) for config in self._configs], self.async_settings())
 
     def acknowledge_wildcards(self) -> None:
-        """The targets' policies' wildcards, each acknowledged with its reason (cdk-nag names each finding by the
-        resource, so this runs once every target is known)."""
-        reason = (
-            "Each target function's configs live on its versions and aliases (`function:NAME:*`, or `function:NAME*` "
-            "when ten policies would not hold them otherwise); a function named by a token of unknown form scopes "
-            "the policy to the stack's account and region (`function:*`), never `*`."
-        )
-        for policy in self.targets_policies:
-            findings = []
-            for statement in self.stack.resolve(policy.policy_document)["Statement"]:
-                listed = statement["Resource"]
-                for resource in listed if isinstance(listed, list) else [listed]:
-                    flat = flatten(resource)
-                    if "*" in flat:
-                        findings.append(Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{flat}]", reason=reason))
-            if findings:
-                Validations.of(policy).acknowledge(*findings)
+        """The wildcards of the handler's policies, each acknowledged with its reason (cdk-nag names each finding by
+        the resource, so this runs once every target is known)."""
+        self.grants.acknowledge()
         _acknowledge(
             self.role,
-            f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._record_arn('*')))}]",
-            "Any stack's claims on a config are read (never written) under `async-invoke-config/`, so that two stacks "
-            "never both own one config.",
+            f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._parameter_arn(self._claims_path())))}]",
+            "Any config of the stack's account and region may be claimed (created only if absent, tagged with this "
+            "stack); claims are read whatever their stack, and overwritten or deleted only where tagged with this "
+            "stack.",
         )
-
-    def _hash(self, policy: iam.CfnManagedPolicy, targets: list[PolicyTarget | None]) -> str:
-        """A hash of what the policy grants. A template that names a function by a reference grants whatever that
-        reference resolves to at deploy time, so the hash takes in what replaces such a function too (or, when
-        nothing tells, the deploy token: then every deploy replaces the policy). A deploy that changes a policy so
-        creates a new one, and deletes the old one only in the cleanup phase, after the Deletes of the configs that
-        depended on it (which still need their function's permission)."""
-        identities = [
-            target.identity if target is not None and target.identity is not None else self._token for target in targets
-        ]
-        content = [self.stack.resolve(policy.policy_document), identities]
-        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:8].upper()
-
-    @cached_property
-    def _token(self) -> str:
-        return deploy_token(self)
-
-    def _widen(self, why: str) -> None:
-        if not self.wide:
-            self.wide = True
-            Annotations.of(self).add_info(
-                f"The handler's IAM policy is scoped to every function of the stack's account and region "
-                f"(lambda:...:function:*) because {why}."
-            )
+        _acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._parameter_arn(self._locks_path())))}]",
+            "Each config resource of this stack holds a lock of its own, under this stack's part of `locks/`, while "
+            "one of its events runs.",
+        )
+        _acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._stacks_arn()))}]",
+            "Whether the owner a claim names still exists is read (never written) from that stack, whichever it is.",
+        )
 
     def _inline_policies(self) -> list[dict[str, Any]]:
         log_group = self.log_group.log_group_arn
+        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+        claims = [self._parameter_arn(self._claims_path())]
+        own = {"StringEquals": {f"aws:ResourceTag/{CLAIM_TAG}": stack_uuid}}
+        tagged_as_this_stack = {f"aws:RequestTag/{CLAIM_TAG}": stack_uuid}
+        only_the_claim_tag = {"ForAllValues:StringEquals": {"aws:TagKeys": [CLAIM_TAG]}}
         return [
             {
                 "PolicyName": "Logs",
                 "PolicyDocument": _document(
-                    [(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group, f"{log_group}:*"])]
+                    [(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group, f"{log_group}:*"], None)]
                 ),
             },
-            {"PolicyName": "Stack", "PolicyDocument": _document([(STACK_ACTIONS, [Aws.STACK_ID])])},
             {
-                "PolicyName": "Records",
+                "PolicyName": "Stacks",
+                "PolicyDocument": _document(
+                    [(OWN_STACK_ACTIONS, [Aws.STACK_ID], None), (STACK_READS, [self._stacks_arn()], None)]
+                ),
+            },
+            {
+                "PolicyName": "Claims",
                 "PolicyDocument": _document(
                     [
-                        (RECORD_ACTIONS, [self._record_arn(f"*/{Fn.select(2, Fn.split('/', Aws.STACK_ID))}")]),
-                        (CLAIM_ACTIONS, [self._record_arn("*")]),
+                        (CLAIM_READS, claims, None),
+                        (
+                            ["ssm:PutParameter"],
+                            claims,
+                            {"StringEquals": {"ssm:Overwrite": "false", **tagged_as_this_stack}, **only_the_claim_tag},
+                        ),
+                        (  # tagging as part of that create only: a call of its own carries no ssm:Overwrite
+                            ["ssm:AddTagsToResource"],
+                            claims,
+                            {"StringEquals": {"ssm:Overwrite": "false", **tagged_as_this_stack}, **only_the_claim_tag},
+                        ),
+                        (["ssm:PutParameter", "ssm:DeleteParameter"], claims, own),
+                    ]
+                ),
+            },
+            {
+                "PolicyName": "Locks",
+                "PolicyDocument": _document(
+                    [
+                        (["ssm:GetParameter", "ssm:DeleteParameter"], [self._parameter_arn(self._locks_path())], None),
+                        (
+                            ["ssm:PutParameter"],
+                            [self._parameter_arn(self._locks_path())],
+                            {"StringEquals": {"ssm:Overwrite": "false"}},
+                        ),
                     ]
                 ),
             },
         ]
 
-    def _function_arn(self, name: str) -> str:
-        return self.stack.format_arn(
-            service="lambda", resource="function", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
+    def _claims_path(self) -> str:
+        return f"{self.stack.account}/{self.stack.region}/*"
 
-    def _record_arn(self, path: str) -> str:
+    def _locks_path(self) -> str:
+        return f"{LOCKS}/{Fn.select(2, Fn.split('/', Aws.STACK_ID))}/*"
+
+    def _parameter_arn(self, path: str) -> str:
         return self.stack.format_arn(
             service="ssm", resource="parameter", resource_name=f"{PARAMETER_ROOT.lstrip('/')}/{path}"
         )
+
+    def _stacks_arn(self) -> str:
+        return self.stack.format_arn(service="cloudformation", resource="stack", resource_name="*/*")
 
     def _config_ids(self) -> Any:
         """The configs' physical ids in one `Fn::Sub` string (`${Config1},${Config2}`): each costs its logical id and
@@ -435,22 +401,6 @@ class _Finish:
             self.provider.finished = True
 
 
-def flatten(value: Any) -> str:
-    """A resolved ARN written the way cdk-nag names it in a finding: `<Logical.Attr>`, `<AWS::Region>`."""
-    if isinstance(value, str):
-        return value
-    if "Ref" in value:
-        return f"<{value['Ref']}>"
-    if "Fn::GetAtt" in value:
-        return f"<{'.'.join(value['Fn::GetAtt'])}>"
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(flatten(part) for part in parts)
-    if "Fn::Sub" in value:
-        return re.sub(r"\$\{([^}]+)\}", r"<\1>", value["Fn::Sub"])
-    return json.dumps(value, separators=(",", ":"))  # as JavaScript's JSON.stringify writes it
-
-
 def omit_default_removal_policy(resource: CustomResource) -> None:
     """No `DeletionPolicy`/`UpdateReplacePolicy: Delete` in the template: for a custom resource, Delete is what
     CloudFormation does without them. A policy applied later (`apply_removal_policy(RETAIN)`) is still written."""
@@ -465,6 +415,19 @@ def deploy_token(scope: Construct) -> str:
     `async-invoke-config:deploy-token` for byte-identical templates (snapshot tests, reviews)."""
     fixed = scope.node.try_get_context(TOKEN_CONTEXT)
     return str(fixed) if fixed is not None else datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+@jsii.implements(lambda_.IDestination)
+class _Granted:
+    """A Lambda destination whose send permission is granted elsewhere (`InvokeExpired`)."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+
+    def bind(
+        self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
+    ) -> lambda_.DestinationConfig:
+        return lambda_.DestinationConfig(destination=self.arn)
 
 
 @jsii.implements(IResolvable)
@@ -494,31 +457,13 @@ class _Once:
         return self._produce()
 
 
-def _pack(targets: list[PolicyTarget], suffixes: tuple[str, ...]) -> list[list[tuple[PolicyTarget | None, str]]]:
-    """Each target's ARN with each suffix, in order, in groups that each fit one managed policy as IAM counts it
-    (resolved, unresolved parts at their longest); a target's ARNs stay together."""
-    room = MANAGED_POLICY_SIZE - len(json.dumps(_document([(ACTIONS, [])]), separators=(",", ":")))
-    groups: list[list[tuple[PolicyTarget | None, str]]] = [[]]
-    used = 0
-    for target in targets:
-        if unresolved(target.arn):
-            length = FUNCTION_ARN_PREFIX + (BARE_NAME_MAX if unresolved(target.name) else len(target.name))
-        else:
-            length = len(target.arn)
-        cost = sum(length + len(suffix) + 3 for suffix in suffixes)  # "ARN",
-        if used + cost > room and groups[-1]:
-            groups.append([])
-            used = 0
-        groups[-1] += [(target, suffix) for suffix in suffixes]
-        used += cost
-    return groups
-
-
-def _document(statements: list[tuple[list[str], list[str]]]) -> dict[str, Any]:
+def _document(statements: list[tuple[list[str], list[str], dict[str, Any] | None]]) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": actions, "Resource": resources} for actions, resources in statements
+            {"Effect": "Allow", "Action": actions, "Resource": resources}
+            | ({"Condition": condition} if condition else {})
+            for actions, resources, condition in statements
         ],
     }
 

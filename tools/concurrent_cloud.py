@@ -1,0 +1,503 @@
+"""CloudFormation's concurrency, played locally under a seeded scheduler (scheduler.py): a stack operation starts
+every resource whose dependencies are met at once, and its custom resources' events run together, their calls
+interleaved as the seed decides. When a resource fails, the Creates still running are cancelled and their Deletes
+sent at once (with a physical id CloudFormation generates), the Updates still running likewise with their rollback's
+Update, while the cancelled events may still be running; then the rollback goes on as ever, independent resources
+again at once. An event is now and then delivered twice, the copy possibly late; and several stacks' operations can
+run together (`play`).
+
+The handler runs in process (handler/index.py, the code the asset holds), each event a scheduler task, every call it
+makes checked against its stack's IAM policy of that moment (iam.py). Native resources are made in the emulator as
+local_cloud.py makes them, at once (they take no scheduler step)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import emulator
+import iam
+import index
+from cloudformation import Context, ResponseServer
+from local_cloud import CREATE, REPLACE, UPDATE, Deployment, Failed, LocalCloudFormation, Sent
+from natives import ResourceFailed
+from scheduler import Scheduler, Task, gated
+from template import Resolver, Resource, dependencies, now, replaces, shape
+
+Operation = Generator[None, None, None]
+# A copy of an event comes at once, or late: after whatever is ready now has run.
+DUPLICATE_DELAYS = (0.0, 30.0)
+
+
+class InProcessHandler:
+    """The stack's handler: each event a scheduler task running `index.on_event`, with clients that wait for the
+    scheduler's turn at every call and are checked against the stack's IAM world at that moment."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        endpoint: str,
+        cloudformation: str,
+        world: iam.World,
+        exists: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.scheduler = scheduler
+        self.endpoint = endpoint
+        self.cloudformation = cloudformation
+        self.world = world
+        self.exists = exists  # the handler function: an event that comes once it is deleted never runs
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            url = self.cloudformation if service == "cloudformation" else self.endpoint
+            self._clients[service] = gated(iam.install(emulator.client(url, service), self.world), self.scheduler)
+        return self._clients[service]
+
+    def start(self, name: str, event: dict[str, Any], delay: float = 0.0) -> Task:
+        def run() -> Any:
+            if delay:
+                self.scheduler.sleep(delay)
+            if not self.exists():
+                return None
+            return index.on_event(
+                event,
+                Context(),
+                clients=self.client,
+                sleep=self.scheduler.sleep,
+                clock=self.scheduler.monotonic,
+                wall=self.scheduler.wall,
+            )
+
+        return self.scheduler.spawn(name, run)
+
+
+@dataclass
+class Flight:
+    """An event CloudFormation sent and waits on, unless it cancelled it."""
+
+    key: str
+    sent: Sent
+    event: dict[str, Any]
+    resource: Resource
+    old: Resource | None = None
+    tasks: list[Task] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def request(self) -> str:
+        return self.sent.request
+
+
+class ConcurrentCloudFormation(LocalCloudFormation):
+    """One stack, its operations played concurrently under `scheduler`: `deploy` and `destroy` return an operation to
+    `play` (with other stacks' operations, if any) and the `Deployment` it fills in as it goes."""
+
+    def __init__(
+        self,
+        clients: Callable[[str], Any],
+        scheduler: Scheduler,
+        server: ResponseServer,
+        stack_id: str,
+        endpoint: str,
+        duplicates: float = 0.0,
+    ) -> None:
+        self.scheduler = scheduler
+        self.live_world = iam.World(caller=self.waited_on)
+        self.inprocess = InProcessHandler(scheduler, endpoint, server.url, self.live_world, self.handler_exists)
+        super().__init__(clients, None, server, stack_id)  # type: ignore[arg-type]
+        self.duplicates = duplicates
+        self.flights: dict[str, Flight] = {}  # those CloudFormation waits on now
+        self.of_task: dict[int, Flight] = {}
+        self.tasks: list[Task] = []
+
+    @property
+    def name(self) -> str:
+        return self.stack_id.split("/")[1]
+
+    # What the stack API shows, and the rules the handler runs under
+
+    def summaries(self) -> list[dict[str, str]]:
+        """The resources, and those being created (CloudFormation lists them as CREATE_IN_PROGRESS)."""
+        listed = super().summaries()
+        held = {summary["LogicalResourceId"] for summary in listed}
+        for flight in self.flights.values():
+            if flight.request == "Create" and flight.key not in held:
+                held.add(flight.key)
+                listed.append(
+                    {
+                        "LogicalResourceId": flight.key,
+                        "PhysicalResourceId": "",
+                        "ResourceType": flight.resource.resource_type,
+                        "LastUpdatedTimestamp": self.changed_at,
+                        "ResourceStatus": "CREATE_FAILED" if flight.cancelled else "CREATE_IN_PROGRESS",
+                    }
+                )
+        return listed
+
+    def handler_exists(self) -> bool:
+        return any(
+            r.resource_type == "AWS::Lambda::Function" and r.properties.get("Handler") == "index.on_event"
+            for r in self.resources.values()
+        )
+
+    def refresh(self) -> None:
+        """The handler's IAM world as the stack's resources are now (its policies, functions deleted out of band)."""
+        self.live_world.statements = self.handler_statements()
+        self.live_world.gone = set(self.gone)
+
+    # Events
+
+    def send_event(self, deployment: Deployment, request: str, key: str, resource: Resource, **kwargs: Any) -> Flight:
+        """Send an event (and now and then a copy of it, at once or late); CloudFormation takes the first answer."""
+        logical_id = key.split(" ")[0]
+        event = self.server.event(
+            request,
+            resource.properties,
+            logical_id=logical_id,
+            resource_type=resource.resource_type,
+            stack_id=self.stack_id,
+            **kwargs,
+        )
+        sent = Sent(request, logical_id, {}, self.status)
+        deployment.sent.append(sent)
+        flight = Flight(key, sent, event, resource)
+        copies = 2 if self.scheduler.rng.random() < self.duplicates else 1
+        for copy in range(copies):
+            delay = self.scheduler.rng.choice(DUPLICATE_DELAYS) if copy else 0.0
+            name = f"{self.name} {request} {logical_id}{' (copy)' if copy else ''}"
+            flight.tasks.append(self.inprocess.start(name, event, delay))
+        self.tasks += flight.tasks
+        self.flights[f"{key} {request} {event['RequestId']}"] = flight
+        self.of_task |= {id(task): flight for task in flight.tasks}
+        return flight
+
+    def waited_on(self) -> tuple[str, bool]:
+        """The event making a call, and whether CloudFormation still waits on its answer then."""
+        task = self.scheduler.current()
+        flight = self.of_task.get(id(task))
+        return (task.name if task else "?", flight is not None and not flight.cancelled and not flight.sent.answer)
+
+    def denied(self) -> list[tuple[str, str, str]]:
+        """Calls IAM refused to events while CloudFormation waited on them (an event it cancelled or has its answer
+        of, a copy delivered late, may run on after its resource's permission is gone: refusals are all it meets)."""
+        return [
+            (str(caller[0]), action, resource)  # type: ignore[index]
+            for caller, action, resource, verdict in self.live_world.by_caller
+            if verdict == iam.DENIED and caller[1]  # type: ignore[index]
+        ]
+
+    def answered(self, flight: Flight) -> dict[str, Any] | None:
+        answers = self.server.answers(flight.event)
+        if answers and not flight.sent.answer:
+            flight.sent.answer = answers[0]
+            self.flights = {name: f for name, f in self.flights.items() if f is not flight}
+        return answers[0] if answers else None
+
+    def wait(self, flights: list[Flight]) -> Iterator[None]:
+        """Yield until every flight has its answer."""
+        while not all(self.answered(flight) is not None for flight in flights):
+            yield
+
+    def settle(self) -> Iterator[None]:
+        """Yield until every event this stack sent has ended (cancelled ones and late copies too)."""
+        while any(not task.done for task in self.tasks):
+            yield
+
+    # Operations
+
+    def deploy_operation(self, template: dict[str, Any]) -> tuple[Deployment, Operation]:
+        deployment = Deployment("")
+        return deployment, self._deploy(template, deployment)
+
+    def destroy_operation(self) -> tuple[Deployment, Operation]:
+        deployment = Deployment("DELETE_IN_PROGRESS")
+        return deployment, self._destroy(deployment)
+
+    def _deploy(self, template: dict[str, Any], deployment: Deployment) -> Operation:
+        wanted: dict[str, Any] = template["Resources"]
+        before = dict(self.resources)
+        creating = not before
+        self.status, self.changed_at = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS", now()
+        deployment.status = self.status
+        self.refresh()
+        changed: dict[str, str] = {}
+        attempts: dict[str, Resource] = {}
+        waiting = {key: dependencies(raw, wanted) for key, raw in wanted.items()}
+        done: set[str] = set()
+        running: dict[str, Flight] = {}
+        failed: Failed | None = None
+        while (waiting or running) and failed is None:
+            ready = [key for key, needs in waiting.items() if needs <= done]
+            if not ready and not running:
+                raise ValueError(f"circular dependencies among {sorted(waiting)}")
+            for key in ready:
+                del waiting[key]
+                try:
+                    flight = self._begin(deployment, key, wanted[key], before.get(key), changed, attempts)
+                except Failed as error:
+                    failed = error
+                    break
+                if flight is None:
+                    done.add(key)
+                else:
+                    running[key] = flight
+            if failed is not None or ready and not running:
+                continue
+            yield
+            for key, flight in list(running.items()):
+                answer = self.answered(flight)
+                if answer is None:
+                    continue
+                del running[key]
+                if answer["Status"] == "SUCCESS":
+                    self._complete(key, flight, answer, before.get(key), changed, attempts)
+                    done.add(key)
+                else:
+                    if flight.request == "Create":  # its rollback's Delete gets the physical id it answered
+                        self.resources[key] = attempts[key] = replace(
+                            flight.resource, physical_id=answer["PhysicalResourceId"]
+                        )
+                    failed = failed or Failed(key, str(answer.get("Reason", "")))
+        if failed is not None:
+            deployment.failure = str(failed)
+            yield from self._cancel(deployment, running, creating)
+            if creating:
+                yield from self._roll_back_created(deployment, changed)
+            else:
+                yield from self._roll_back_updated(deployment, before, changed, attempts, set(running))
+            yield from self.settle()
+            return
+        if not creating:
+            self.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+            doomed = {key: r for key, r in before.items() if key not in wanted and r.deletion_policy != "Retain"}
+            doomed |= {key: r for key, r in self.lingering.items() if r.replace_policy != "Retain"}
+            yield from self._delete_all(deployment, doomed)
+            self.resources = {key: r for key, r in self.resources.items() if key in wanted}
+            self.lingering.clear()
+            self.refresh()
+        self.status = deployment.status = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
+        yield from self.settle()
+
+    def _begin(
+        self,
+        deployment: Deployment,
+        key: str,
+        raw: dict[str, Any],
+        old: Resource | None,
+        changed: dict[str, str],
+        attempts: dict[str, Resource],
+    ) -> Flight | None:
+        """Start one resource: a custom resource's event (returned), or a native resource made at once (None)."""
+        properties = Resolver(self.resources, self.stack_id).resolve(raw.get("Properties", {}))
+        new = Resource(
+            resource_type=raw["Type"],
+            physical_id=old.physical_id if old else "",
+            properties=properties,
+            depends_on=frozenset(dependencies(raw, self.resources)),
+            deletion_policy=raw.get("DeletionPolicy", "Delete"),
+            replace_policy=raw.get("UpdateReplacePolicy", "Delete"),
+            attributes=old.attributes if old else {},
+            status=old.status if old else "CREATE_IN_PROGRESS",
+        )
+        if old is not None and old.properties == properties:
+            self.resources[key] = replace(old, **shape(new))
+            return None
+        changed[key] = CREATE if old is None else UPDATE
+        attempts[key] = new
+        if new.is_custom:
+            if old is None:
+                return self.send_event(deployment, "Create", key, new)
+            flight = self.send_event(
+                deployment, "Update", key, new, physical_id=old.physical_id, old_properties=old.properties
+            )
+            flight.old = old
+            return flight
+        if old is None or replaces(new.resource_type, old.properties, properties):
+            try:
+                physical_id, attributes = self.natives.create(key, new.resource_type, properties)
+            except ResourceFailed as error:
+                raise Failed(key, str(error)) from error
+            if old is not None:
+                changed[key] = REPLACE
+                self.lingering[f"{key} (old)"] = old
+            new = replace(new, physical_id=physical_id, attributes=attributes, status="CREATE_COMPLETE")
+        else:
+            new = replace(self.natives.update(key, old, properties), **shape(new))
+        self.resources[key] = attempts[key] = new
+        self.refresh()
+        return None
+
+    def _complete(
+        self,
+        key: str,
+        flight: Flight,
+        answer: dict[str, Any],
+        old: Resource | None,
+        changed: dict[str, str],
+        attempts: dict[str, Resource],
+    ) -> None:
+        physical_id = str(answer["PhysicalResourceId"])
+        if old is not None and old.physical_id != physical_id:
+            changed[key] = REPLACE
+            self.lingering[f"{key} (old)"] = old
+        attributes = {name: str(value) for name, value in (answer.get("Data") or {}).items()}
+        status = "CREATE_COMPLETE" if old is None else "UPDATE_COMPLETE"
+        self.resources[key] = attempts[key] = replace(
+            flight.resource, physical_id=physical_id, attributes=attributes, status=status
+        )
+
+    def _cancel(self, deployment: Deployment, running: dict[str, Flight], creating: bool) -> Operation:
+        """The events still running when a resource failed: cancelled, each Create's Delete (with a physical id
+        CloudFormation generates, the Create never having answered) and each Update's rollback Update sent at
+        once."""
+        self.status = "ROLLBACK_IN_PROGRESS" if creating else "UPDATE_ROLLBACK_IN_PROGRESS"
+        deployment.status = self.status
+        compensations = []
+        for key, flight in running.items():
+            flight.cancelled = True
+            if flight.request == "Create":
+                generated = f"{self.name}-{key}-{uuid.UUID(int=self.scheduler.rng.getrandbits(128)).hex[:12]}"
+                compensations.append(self.send_event(deployment, "Delete", key, flight.resource, physical_id=generated))
+            elif flight.old is not None:
+                compensations.append(
+                    self.send_event(
+                        deployment,
+                        "Update",
+                        key,
+                        flight.old,
+                        physical_id=flight.old.physical_id,
+                        old_properties=flight.resource.properties,
+                    )
+                )
+                self.resources[key] = flight.old
+        yield from self.wait(compensations)
+        self.flights = {name: f for name, f in self.flights.items() if not f.cancelled}  # deleted, or rolled back
+        for flight in compensations:
+            if flight.sent.answer.get("Status") != "SUCCESS":
+                deployment.failure += f"; {flight.request} of cancelled {flight.key} failed"
+
+    def _roll_back_created(self, deployment: Deployment, changed: dict[str, str]) -> Operation:
+        """A failed stack Create deletes what it created (the failed resource too), independent ones at once."""
+        created = {key: self.resources[key] for key in changed if key in self.resources}
+        ok = yield from self._delete_all(deployment, created)
+        self.resources.clear()
+        self.lingering.clear()
+        self.status = deployment.status = "ROLLBACK_COMPLETE" if ok else "ROLLBACK_FAILED"
+
+    def _roll_back_updated(
+        self,
+        deployment: Deployment,
+        before: dict[str, Resource],
+        changed: dict[str, str],
+        attempts: dict[str, Resource],
+        cancelled: set[str],
+    ) -> Operation:
+        """An Update back to the old properties for each custom resource the update changed and that was not
+        cancelled (those got theirs at once), all at once; native ones put back; then, in the rollback's cleanup,
+        the Deletes of what the update created and of the new physical ids of what it replaced."""
+        doomed: dict[str, Resource] = {}
+        backs: list[tuple[str, Flight, Resource]] = []
+        for key, kind in changed.items():
+            old, new = before.get(key), attempts[key]
+            if kind == CREATE or old is None:
+                if key in self.resources and key not in cancelled:
+                    doomed[key] = self.resources[key]
+                continue
+            if old.is_custom and key not in cancelled:
+                current = self.resources[key].physical_id if key in self.resources else old.physical_id
+                flight = self.send_event(
+                    deployment, "Update", key, old, physical_id=current, old_properties=new.properties
+                )
+                backs.append((key, flight, replace(new, physical_id=current)))
+            elif kind == REPLACE and not old.is_custom:
+                doomed[f"{key} (new)"] = new
+            self.lingering.pop(f"{key} (old)", None)
+            self.resources[key] = old
+        yield from self.wait([flight for _, flight, _ in backs])
+        ok = True
+        for key, flight, new in backs:
+            ok = ok and flight.sent.answer["Status"] == "SUCCESS"
+            if (
+                flight.sent.answer["PhysicalResourceId"] != new.physical_id
+                and flight.sent.answer["Status"] == "SUCCESS"
+            ):
+                doomed[f"{key} (new)"] = new
+        if not ok:
+            self.status = deployment.status = "UPDATE_ROLLBACK_FAILED"
+            return
+        self.resources |= before
+        self.refresh()
+        self.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+        yield from self._delete_all(deployment, doomed)
+        self.lingering.clear()
+        self.refresh()
+        self.status = deployment.status = "UPDATE_ROLLBACK_COMPLETE"
+
+    def _destroy(self, deployment: Deployment) -> Operation:
+        self.status, self.changed_at = "DELETE_IN_PROGRESS", now()
+        kept = {key: r for key, r in self.resources.items() if r.deletion_policy != "Retain"}
+        ok = yield from self._delete_all(deployment, kept)
+        if ok:
+            self.resources.clear()
+            self.status = deployment.status = "DELETE_COMPLETE"
+        else:
+            self.status = deployment.status = "DELETE_FAILED"
+        yield from self.settle()
+
+    def _delete_all(self, deployment: Deployment, doomed: dict[str, Resource]) -> Generator[None, None, bool]:
+        """Delete `doomed`, each once nothing else doomed depends on it, independent ones at once; True when every
+        custom resource's Delete succeeded."""
+        waiting = {
+            key: {other for other in doomed if other != key and other.split(" ")[0] in resource.depends_on}
+            for key, resource in doomed.items()
+        }
+        ok = True
+        while waiting:
+            free = [key for key in waiting if not any(key in needs for needs in waiting.values())]
+            flights = []
+            for key in free:
+                resource = doomed[key]
+                del waiting[key]
+                if resource.is_custom:
+                    flights.append(
+                        self.send_event(deployment, "Delete", key, resource, physical_id=resource.physical_id)
+                    )
+                else:
+                    self._delete_native(key, resource)
+            yield from self.wait(flights)
+            for flight in flights:
+                ok = ok and flight.sent.answer["Status"] == "SUCCESS"
+                self._forget(flight.key, doomed[flight.key])
+        return ok
+
+    def _delete_native(self, key: str, resource: Resource) -> None:
+        self.natives.delete(resource)
+        if resource.resource_type == "AWS::Lambda::Function":
+            self.gone.add(resource.physical_id)
+        self._forget(key, resource)
+
+    def _forget(self, key: str, resource: Resource) -> None:
+        self.lingering.pop(key, None)
+        if self.resources.get(key.split(" ")[0]) is resource:
+            del self.resources[key.split(" ")[0]]
+        self.refresh()
+
+
+def play(scheduler: Scheduler, *operations: Operation, limit: int = 200_000) -> None:
+    """Run operations (of one stack or several) together to their end: each advances as its events are answered,
+    while the scheduler steps the events' calls."""
+    running = list(operations)
+    for _ in range(limit):
+        if not running:
+            return
+        for operation in list(running):
+            try:
+                next(operation)
+            except StopIteration:
+                running.remove(operation)
+        if running and not scheduler.step():
+            raise RuntimeError(f"seed {scheduler.seed}: operations wait, but no event is running")
+    raise RuntimeError(f"seed {scheduler.seed}: no end after {limit} steps")
