@@ -18,7 +18,7 @@ import boto3
 import emulator
 import iam
 import pytest
-from async_invoke_config import AsyncInvokeConfig, cli
+from async_invoke_config import AsyncInvokeConfig, aws_session, cli
 from aws_cdk import Duration
 from botocore.stub import Stubber
 from cloudformation import StaticStack, new_stack_id
@@ -296,9 +296,9 @@ def test_a_stack_without_configs_exits_2_in_one_line(deployed, monkeypatch):
 def test_a_write_is_refused_before_it_is_sent():
     client = boto3.client("lambda", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(client)  # no response queued: a call that reached the client would fail differently
-    api = cli.ReadOnlyApi(client, Deadline.after(10))
+    api = aws_session.ReadOnlyApi(client, Deadline.after(10))
 
-    with stub, pytest.raises(cli.ReportError, match="lambda:PutFunctionEventInvokeConfig refused: the drift report"):
+    with stub, pytest.raises(aws_session.ReportError, match="lambda:PutFunctionEventInvokeConfig refused: the command"):
         api.put(FunctionName="orders", MaximumRetryAttempts=1)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
-from async_invoke_config import cli
+from async_invoke_config import aws_session, cli
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -316,7 +316,7 @@ def test_the_services_refusals_exit_2_in_one_line(code, message, expected, as_js
 
 @FORMATS
 def test_throttling_past_the_deadline_exits_2_in_one_line(monkeypatch, as_json):
-    monkeypatch.setattr(cli, "DEADLINE", 1.0)
+    monkeypatch.setattr(aws_session, "DEADLINE", 1.0)
     session = StubbedSession({"cloudformation": [("describe_stacks", "Throttling", "Rate exceeded")] * 100})
 
     run = report(*json_flag(as_json), session=session)

@@ -22,7 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "drift-report" / "pyproject.toml").read_text())
 VERSION = re.search(r'__version__ = "(.+)"', (ROOT / "constructs/async_invoke_config/_version.py").read_text())
 HANDLER_FILES = {path.name for path in (ROOT / "handler").glob("*.py")}
-REPORT_FILES = {"__init__.py", "__main__.py", "_version.py", "cli.py", "py.typed"}
+REPORT_FILES = {
+    "__init__.py",
+    "__main__.py",
+    "_version.py",
+    "cli.py",
+    "aws_session.py",
+    "drift_view.py",
+    "claims_view.py",
+    "py.typed",
+}
 
 
 def run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,1 @@
+../../constructs/async_invoke_config/aws_session.py

@@ -1,0 +1,1 @@
+../../constructs/async_invoke_config/claims_view.py

@@ -1,0 +1,1 @@
+../../constructs/async_invoke_config/drift_view.py
