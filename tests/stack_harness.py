@@ -73,6 +73,27 @@ class Harness:
             self.stacks[stack_name] = stack
         return stack.cloud.deploy(template)
 
+    def deploy_app(self, build: Callable[[cdk.App], None], *names: str) -> dict[str, Deployment]:
+        """Synthesize an app of several stacks and deploy `names` in that order (a stack before those that import
+        from it), each as a stack of its own of the local CloudFormation, their exports shared."""
+        outdir = self.workdir / f"app.{uuid.uuid4().hex[:8]}"
+        app = cdk.App(outdir=str(outdir), context={TOKEN: uuid.uuid4().hex})
+        build(app)
+        assembly = app.synth()
+        deployed = {}
+        for name in names:
+            template = assembly.get_stack_by_name(name).template
+            stack = self.stacks.get(name)
+            if stack is None:
+                try:
+                    handler = LocalFunction(handler_asset(outdir, template), self.aws.endpoint, self.server.url)
+                except LookupError:  # a stack of no config: no handler
+                    handler = None  # type: ignore[assignment]
+                cloud = LocalCloudFormation(self.aws.client, handler, self.server, new_stack_id(name))
+                stack = self.stacks[name] = Stack(name, cloud, handler)
+            deployed[name] = stack.cloud.deploy(template)
+        return deployed
+
     def live(self, function: str, qualifier: str = "$LATEST") -> dict[str, Any] | None:
         lam = self.aws.client("lambda")
         try:
@@ -105,7 +126,8 @@ class Harness:
     def close(self) -> None:
         for stack in self.stacks.values():
             with contextlib.suppress(Exception):
-                stack.handler.__exit__()
+                if stack.handler is not None:
+                    stack.handler.__exit__()
 
 
 def claims_of(ssm: Any) -> Records:

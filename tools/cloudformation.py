@@ -87,6 +87,7 @@ class ResponseServer:
         self.refused: dict[str, int] = {}
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.stacks: dict[str, StackView] = {}
+        self.exports: dict[str, str] = {}  # the stacks' outputs exported (by name), for Fn::ImportValue
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):

@@ -291,7 +291,7 @@ class ConcurrentCloudFormation(LocalCloudFormation):
         attempts: dict[str, Resource],
     ) -> Flight | None:
         """Start one resource: a custom resource's event (returned), or a native resource made at once (None)."""
-        properties = Resolver(self.resources, self.stack_id).resolve(raw.get("Properties", {}))
+        properties = Resolver(self.resources, self.stack_id, self.server.exports).resolve(raw.get("Properties", {}))
         new = Resource(
             resource_type=raw["Type"],
             physical_id=old.physical_id if old else "",

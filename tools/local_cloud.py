@@ -212,7 +212,17 @@ class LocalCloudFormation:
             self.resources = {key: r for key, r in self.resources.items() if key in wanted}
             self.lingering.clear()
         self.status = deployment.status = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
+        self.export(template)
         return deployment
+
+    def export(self, template: dict[str, Any]) -> None:
+        """The template's exported outputs, as CloudFormation publishes them once the stack is deployed."""
+        resolver = Resolver(self.resources, self.stack_id, self.server.exports)
+        for output in template.get("Outputs", {}).values():
+            if "Export" in output:
+                self.server.exports[str(resolver.resolve(output["Export"]["Name"]))] = str(
+                    resolver.resolve(output["Value"])
+                )
 
     def _apply(
         self,
@@ -223,7 +233,7 @@ class LocalCloudFormation:
         changed: dict[str, str],
         attempts: dict[str, Resource],
     ) -> None:
-        properties = Resolver(self.resources, self.stack_id).resolve(raw.get("Properties", {}))
+        properties = Resolver(self.resources, self.stack_id, self.server.exports).resolve(raw.get("Properties", {}))
         new = Resource(
             resource_type=raw["Type"],
             physical_id=old.physical_id if old else "",

@@ -115,8 +115,9 @@ def deletion_order(doomed: dict[str, Resource]) -> list[str]:
 class Resolver:
     """Resolves intrinsic functions against the stack's resources as they are now."""
 
-    def __init__(self, resources: dict[str, Resource], stack_id: str) -> None:
+    def __init__(self, resources: dict[str, Resource], stack_id: str, exports: dict[str, str] | None = None) -> None:
         self.resources = resources
+        self.exports = exports if exports is not None else {}  # the account and region's, by export name
         self.pseudo = {
             "AWS::AccountId": ACCOUNT,
             "AWS::Region": REGION,
@@ -144,6 +145,8 @@ class Resolver:
         if "Fn::Sub" in value:
             text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
             return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._variable(m.group(1), variables)), text)
+        if "Fn::ImportValue" in value:
+            return self.exports[str(self.resolve(value["Fn::ImportValue"]))]
         if "Fn::Select" in value:
             index, items = value["Fn::Select"]
             return self.resolve(items)[int(index)]

@@ -49,6 +49,7 @@ from .validation import (
     check_bound,
     check_function,
     check_qualifier_value,
+    check_same_stage,
     check_settings,
     implements,
     parse_name,
@@ -382,7 +383,10 @@ def _target(problems: Problems, stack: Stack, function: object, qualifier: objec
             problems.check(lambda: check_agreement(given or derived, parsed[1], repr(arn)))
         target = _Target(arn, given or derived, function, _policy_target(arn) if parsed else None, version_token)
     else:
-        policy = PolicyTarget(arn, underlying.function_name, _identity(underlying))
+        local = stack_of(underlying) is stack and stack_of(function) is stack
+        if not local:
+            problems.check(lambda: check_same_stage(function, stack))
+        policy = PolicyTarget(arn, underlying.function_name, _identity(underlying), local)
         target = _Target(arn, given or derived, function, policy, version_token)
     return target if len(problems.found) == before else None
 

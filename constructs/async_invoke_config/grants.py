@@ -41,6 +41,7 @@ class PolicyTarget:
     arn: str
     name: str
     identity: str | None = ""
+    local: bool = True  # an in-app function of the config's own stack: its references may be named in an Fn::Sub
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,8 @@ class Grants:
                 key = prefixes.setdefault(f"{prefix}:function:", f"P{len(prefixes)}")
                 head = "${" + key + "}" + name
             else:
-                head = "${F}" + self._sub(target.name, variables)
-            parts.append(f"{head}:{self._sub(grant.qualifier, variables)}")
+                head = "${F}" + self._sub(target.name, variables, target.local)
+            parts.append(f"{head}:{self._sub(grant.qualifier, variables, target.local)}")
         body = ",".join(parts)
         variables |= {key: prefix for prefix, key in prefixes.items()}
         if "${F}" in body:
@@ -136,17 +137,18 @@ class Grants:
         listed = Fn.split(",", Fn.sub(body, variables) if variables else body)
         return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ACTIONS, "Resource": listed}]}
 
-    def _sub(self, value: str, variables: dict[str, Any]) -> str:
-        """`value` as part of an `Fn::Sub` string: a literal as it is, a reference as `${Logical}` or
-        `${Logical.Attribute}`, anything else as a variable of its own."""
+    def _sub(self, value: str, variables: dict[str, Any], local: bool = True) -> str:
+        """`value` as part of an `Fn::Sub` string: a literal as it is, a reference to a resource of this stack as
+        `${Logical}` or `${Logical.Attribute}`, anything else (a reference to another stack's resource, which CDK
+        turns into an import only where it sees the token) as a variable of its own."""
         if not unresolved(value):
             return value.replace("${", "${!")
-        resolved = self.stack.resolve(value)
+        resolved = self.stack.resolve(value) if local else None
         if isinstance(resolved, dict) and list(resolved) == ["Ref"]:
             return "${" + str(resolved["Ref"]) + "}"
         if isinstance(resolved, dict) and list(resolved) == ["Fn::GetAtt"]:
             return "${" + ".".join(resolved["Fn::GetAtt"]) + "}"
-        key = f"N{len(variables)}"
+        key = next((name for name, given in variables.items() if given == value), f"N{len(variables)}")
         variables[key] = value
         return "${" + key + "}"
 

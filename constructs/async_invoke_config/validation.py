@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aws_cdk import Duration, Reference, RemovalPolicy, Stack, Tokenization
+from aws_cdk import Duration, Reference, RemovalPolicy, Stack, Stage, Tokenization
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -231,6 +231,18 @@ def check_agreement(qualifier: str | None, other: str | None, where: str) -> Non
         return
     if qualifier != other:
         raise InvalidProperty(f"`qualifier` {qualifier!r} disagrees with the qualifier {other!r} of {where}.")
+
+
+def check_same_stage(function: Any, stack: Stack) -> None:
+    """An in-app function of another stage: CDK references across stacks of one stage (exports, nested stack
+    parameters), never across stages, which synthesize and deploy apart."""
+    theirs, ours = Stage.of(function), Stage.of(stack)
+    if theirs is not None and ours is not None and theirs is not ours:
+        raise InvalidProperty(
+            f"`function` {function.node.path} is in stage {theirs.node.path or '(the app)'}, the config in stage "
+            f"{ours.node.path or '(the app)'}: CDK cannot reference a function across stages; pass the function's "
+            "name or ARN as a string instead (the config's stack must deploy to the function's account and region)."
+        )
 
 
 def implements(value: object, interface: type) -> bool:
