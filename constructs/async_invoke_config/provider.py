@@ -26,7 +26,6 @@ from aws_cdk import (
     IResolveContext,
     IStableStringProducer,
     Lazy,
-    RemovalPolicy,
     Stack,
     Token,
     Validations,
@@ -35,7 +34,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from .bridge import stack_of, unresolved
@@ -56,6 +54,7 @@ from .handler.contract import (
     SERVICE_TOKEN,
     InvalidProperty,
 )
+from .handler_settings import LOGS_ID, HandlerSettings, log_group
 
 HANDLER_DIR = (Path(__file__).parent / "handler").resolve()
 PROVIDER_ID = "AsyncInvokeConfigProvider"
@@ -74,6 +73,8 @@ SERVICE_TIMEOUT_SECONDS = 15 * 60
 CLAIM_READS = ["ssm:GetParameter", "ssm:GetParameters"]
 LOCK_ACTIONS = ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"]
 OWN_STACK_ACTIONS = ["cloudformation:ListStackResources"]
+# A KMS key of the handler's log group, used through CloudWatch Logs only (kms:ViaService).
+KEY_USE = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
 # Any stack of the account and region, read only: whether the owner a claim names still exists.
 STACK_READS = ["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"]
 TOKEN_CONTEXT = "async-invoke-config:deploy-token"
@@ -109,9 +110,9 @@ class Provider(Construct):
         self.stack = stack_of(self)
         self.root = self.stack.node.root
 
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
-        )
+        defaults = HandlerSettings()
+        self.log_group = log_group(self, defaults)
+        self.handler_settings: HandlerSettings | None = None  # set once, by `configure_handler`
         self.role = iam.Role(
             self,
             "Role",
@@ -132,6 +133,9 @@ class Provider(Construct):
             memory_size=256,
             role=self.role,
             log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=defaults.log_level,
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
             max_event_age=EXPIRED_MAX_EVENT_AGE,
             retry_attempts=HANDLER_RETRY_ATTEMPTS,
             description="Runs once more a custom-resource event the AsyncInvokeConfig handler could not (throttled).",
@@ -146,6 +150,9 @@ class Provider(Construct):
             memory_size=256,
             role=self.role,
             log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=defaults.log_level,
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
             max_event_age=HANDLER_MAX_EVENT_AGE,
             retry_attempts=HANDLER_RETRY_ATTEMPTS,
             on_failure=_Granted(self.expired.function_arn),
@@ -245,6 +252,22 @@ class Provider(Construct):
                 ],
             )
 
+    def configure_handler(self, settings: HandlerSettings) -> None:
+        """The handler's logs and runtime as `configure_handler` sets them: a log group of the same id (so the same
+        log group, changed in place), which both functions name, at their log level and architecture."""
+        if self.handler_settings is not None:
+            raise InvalidProperty(f"`configure_handler`: the handler of {self.stack.node.path} is already configured.")
+        self.handler_settings = settings
+        self.node.try_remove_child(LOGS_ID)
+        self.log_group = log_group(self, settings)
+        for function in (self.function, self.expired):
+            cfn = function.node.default_child
+            assert isinstance(cfn, lambda_.CfnFunction)
+            cfn.add_property_override("LoggingConfig.LogGroup", self.log_group.log_group_name)
+            cfn.add_property_override("LoggingConfig.ApplicationLogLevel", settings.log_level.value)
+            if settings.architecture.name != lambda_.Architecture.X86_64.name:  # x86_64 is Lambda's default
+                cfn.add_property_override("Architectures", [settings.architecture.name])
+
     def grant_targets(self) -> None:
         """The targets' permissions, once every config is known: one ARN per function and qualifier declared."""
         self.grants.finish([(config.resource, config.grant) for config in self._configs], self.async_settings())
@@ -279,13 +302,15 @@ class Provider(Construct):
         own = {"StringEquals": {f"aws:ResourceTag/{CLAIM_TAG}": stack_uuid}}
         tagged_as_this_stack = {f"aws:RequestTag/{CLAIM_TAG}": stack_uuid}
         only_the_claim_tag = {"ForAllValues:StringEquals": {"aws:TagKeys": [CLAIM_TAG]}}
+        logs: list[tuple[list[str], list[str], dict[str, Any] | None]] = [
+            (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group, f"{log_group}:*"], None)
+        ]
+        key = self.handler_settings.log_key if self.handler_settings is not None else None
+        if key is not None:  # what CloudWatch Logs asks of the key on behalf of the role that writes the logs
+            via_logs = {"StringEquals": {"kms:ViaService": f"logs.{self.stack.region}.amazonaws.com"}}
+            logs.append((KEY_USE, [key.key_arn], via_logs))
         return [
-            {
-                "PolicyName": "Logs",
-                "PolicyDocument": _document(
-                    [(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group, f"{log_group}:*"], None)]
-                ),
-            },
+            {"PolicyName": "Logs", "PolicyDocument": _document(logs)},
             {
                 "PolicyName": "Stacks",
                 "PolicyDocument": _document(
