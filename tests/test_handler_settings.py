@@ -69,9 +69,12 @@ def test_by_default_both_functions_log_in_lambdas_json_format_at_info_to_a_log_g
 
 
 @pytest.mark.parametrize("before", [True, False], ids=["before the configs", "after the configs"])
-def test_configure_handler_sets_both_functions_and_their_one_log_group(before):
+@pytest.mark.parametrize(
+    "configure_with", [configure_handler, AsyncInvokeConfig.configure_handler], ids=["function", "static method"]
+)
+def test_configure_handler_sets_both_functions_and_their_one_log_group(before, configure_with):
     def configure(stack: cdk.Stack) -> None:
-        configure_handler(
+        configure_with(
             stack,
             log_retention=logs.RetentionDays.ONE_YEAR,
             architecture=lambda_.Architecture.ARM_64,

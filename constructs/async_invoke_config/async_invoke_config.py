@@ -33,6 +33,7 @@ from .handler.contract import (
     RETRY_ATTEMPTS,
     InvalidProperty,
 )
+from .handler_settings import configure_handler
 from .provider import Provider
 from .targets import ConfigTarget, declared_name, function_shown, resolve, unknown
 from .validation import (
@@ -212,6 +213,9 @@ class AsyncInvokeConfig(Construct):
         if schedule is not None and not unresolved(schedule.to_seconds()) and schedule.to_seconds() < 60:
             raise InvalidProperty(f"`schedule` must be at least 1 minute; got {schedule.to_human_string()}.")
         Provider.of(scope).configure(on_deploy, schedule)
+
+    # The handler's logs and runtime, as `async_invoke_config.configure_handler` (beside the other per-stack settings)
+    configure_handler = staticmethod(configure_handler)
 
     @staticmethod
     def metric_drift(
