@@ -51,15 +51,6 @@ HANDLER_MAX_EVENT_AGE = Duration.minutes(5)
 EXPIRED_MAX_EVENT_AGE = Duration.minutes(4)
 HANDLER_RETRY_ATTEMPTS = 0
 SERVICE_TIMEOUT_SECONDS = 15 * 60
-# The claims of configs in the stack's own account and region (one per config, tagged with the claiming stack),
-# and this stack's locks (one per config resource, held while one of its events runs).
-CLAIM_READS = ["ssm:GetParameter", "ssm:GetParameters"]
-LOCK_ACTIONS = ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"]
-OWN_STACK_ACTIONS = ["cloudformation:ListStackResources"]
-# A KMS key of the handler's log group, used through CloudWatch Logs only (kms:ViaService).
-KEY_USE = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
-# Any stack of the account and region, read only: whether the owner a claim names still exists.
-STACK_READS = ["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"]
 _providers: weakref.WeakKeyDictionary[Stack, Provider] = weakref.WeakKeyDictionary()
 
 
