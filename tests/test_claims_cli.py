@@ -14,8 +14,8 @@ import boto3
 import emulator
 import iam
 from async_invoke_config import cli
+from stack_harness import retained
 from test_drift_report import readme_policy
-from test_findings import retained
 from test_scenarios import config, ok
 
 # The policy the README gives an operator's role for `claims` and `release` (account and region of the emulator).

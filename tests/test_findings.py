@@ -21,7 +21,7 @@ from botocore.compat import HTTPHeaders
 from cloudformation import Context, ResponseServer, StaticStack, new_stack_id
 from contract import claim_name
 from natives import create_function
-from stack_harness import claims_of, synthesized_policy
+from stack_harness import claims_of, retained, synthesized_policy
 from test_scenarios import config, explain, ok
 
 BORROWED = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600}
@@ -235,18 +235,6 @@ def test_3_a_rollback_whose_function_is_gone_completes(h):
 
 
 # 4. A stale claim is taken over, with a log line naming the old owner.
-
-
-def retained(build: Callable[[cdk.Stack], Any]) -> Callable[[cdk.Stack], None]:
-    """The config resources with DeletionPolicy Retain, as an organisation-wide aspect sets it."""
-
-    def keep(stack: cdk.Stack) -> None:
-        build(stack)
-        for node in stack.node.find_all():
-            if isinstance(node, cdk.CfnResource) and node.cfn_resource_type == "Custom::LambdaAsyncInvokeConfig":
-                node.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-
-    return keep
 
 
 @pytest.mark.parametrize("who", ["the same app, redeployed", "another stack"])

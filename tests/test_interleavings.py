@@ -16,6 +16,7 @@ from async_invoke_config import AsyncInvokeConfig
 from cloudformation import ResponseServer
 from interleavings import PLACEHOLDER, World, template
 from scheduler import Scheduler
+from stack_harness import retained
 
 
 def seeds(count: int) -> list[int]:
@@ -167,13 +168,3 @@ def test_stale_claims_are_taken_over_by_one_stack_only(aws, server, seed):
     won = "CREATE_COMPLETE" in {second.status, third.status}
     for function in w.found:  # A's, and the one that succeeded it (none if both stacks rolled back)
         assert len(w.claims(function)) == (2 if won else 1), w.claims(function)
-
-
-def retained(build: Any) -> Any:
-    def keep(stack: cdk.Stack) -> None:
-        build(stack)
-        for node in stack.node.find_all():
-            if isinstance(node, cdk.CfnResource) and node.cfn_resource_type == "Custom::LambdaAsyncInvokeConfig":
-                node.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-
-    return keep
