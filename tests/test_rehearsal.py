@@ -161,10 +161,16 @@ def test_destroy_deletes_every_config_but_the_retained_one(steps):
     step = steps["destroy"]
 
     remaining = {key.rstrip("0123456789ABCDEF") for key, value in step.live_after.items() if value is not None}
-    # The migrated config was found live (the native resource left it), so it is put back as found; on AWS the
-    # stack's delete then deletes the function with it (the emulator keeps functions).
-    assert remaining == {"LegacyBillingAsync", "LegacyReportsAsync", "ShippingAsync", "ShippingEventInvokeConfig"}
-    assert set(step.owners.values()) == {"(no record)", "(native resource)"}
+    # The migrated config was found live (the native resource left it), so it is put back as found; but the stack's
+    # delete deletes its function, and the config with it (the emulator keeps functions: the report reads none).
+    assert remaining == {"LegacyBillingAsync", "LegacyReportsAsync"}
+    assert set(step.owners.values()) == {"(no record)"}
+    shipping = next(row for row in step.rows if row.logical_id.startswith("ShippingAsync"))
+    assert (shipping.before, shipping.after) == (
+        "r=1 a=7200 ok=- fail=-",
+        "(none: its function was deleted with the stack)",
+    )
+    assert all(row.declared == "(the stack is deleted)" for row in step.rows)
 
 
 def test_every_step_fits_a_120_column_terminal_and_step_5_says_what_the_deleted_alias_does(steps):
@@ -174,3 +180,49 @@ def test_every_step_fits_a_120_column_terminal_and_step_5_says_what_the_deleted_
     explained = " ".join(steps["fail_and_roll_back"].notes)
     assert "The function doesn't exist." in explained and "the function being the alias" in explained
     assert "The function doesn't exist." in " ".join(steps["fail_and_roll_back"].events)
+
+
+def row(step: Step, name: str, target: str = "") -> Any:
+    (found,) = [r for r in step.rows if r.logical_id.rstrip("0123456789ABCDEF") == name and target in r.target]
+    return found
+
+
+def test_a_config_moved_to_a_new_target_shows_what_was_live_there_and_what_it_left(steps):
+    step = steps["change_settings"]
+
+    moved = row(step, "LegacyBillingAsync", "legacy-billing:blue")
+    assert (moved.before, moved.after) == ("(none)", moved.declared)  # its Update put two fields there
+    left = row(step, "LegacyBillingAsync", "legacy-billing:$LATEST")
+    assert left.declared.startswith("(replaced: LegacyBillingAsync") and left.declared.endswith(
+        "on legacy-billing:blue)"
+    )
+    assert left.before == left.after == "r=- a=1800 ok=- fail=legacy-billing-dlq"  # retained by its Delete
+    assert [r.target for r in step.rows].index(left.target) < [r.target for r in step.rows].index(moved.target)
+
+
+def test_an_adoption_rolled_back_shows_the_config_it_found_and_put_back_as_found(steps):
+    reports = row(steps["adopt_and_roll_back"], "LegacyReportsAsync")
+
+    assert reports.before == reports.after == "r=2 a=900 ok=- fail=-"
+    assert reports.declared == "r=0 a=- ok=- fail=- (in the template tried; rolled back, not in the stack)"
+
+
+def test_a_config_is_listed_in_the_step_it_leaves_the_template_and_never_after(steps):
+    left = {
+        "rename": "OrdersLiveAsync",
+        "remove": "AsyncOrdersLiveAsync",
+        "migrate_swap": "ShippingEventInvokeConfig",
+    }
+    names = list(steps)
+    for step_name, config in left.items():
+        assert row(steps[step_name], config).declared == "(removed from the template)"
+        for later in names[names.index(step_name) + 1 :]:
+            assert config not in {r.logical_id.rstrip("0123456789ABCDEF") for r in steps[later].rows}, later
+    rows = [r for step in steps.values() for r in step.rows]
+    assert not [r for r in rows if "(not in the template)" in r.declared or "(not read)" in r.before]
+
+
+def test_a_target_on_a_function_the_step_creates_had_nothing_live_before(steps):
+    assert {r.before for r in steps["deploy"].rows} == {"(none)", "(none: its function is new)"}
+    assert row(steps["add_native"], "ShippingEventInvokeConfig").before == "(none: its function is new)"
+    assert row(steps["migrate_swap"], "ShippingAsync").before == "r=1 a=7200 ok=- fail=-"  # the native's, found

@@ -32,10 +32,11 @@ from cloudformation import ResponseServer, new_stack_id
 from local_cloud import Deployment, LocalCloudFormation
 from local_function import LocalFunction, handler_asset
 from natives import create_function
-from template import ACCOUNT, REGION
+from template import ACCOUNT, CONFIG_TYPE, REGION, Resolver
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT / "handler"))  # the claims, read as the handler reads them
+from contract import parse_function_name  # noqa: E402
 from lambda_api import Api, Deadline  # noqa: E402
 from records import Records  # noqa: E402
 from settings import Target  # noqa: E402
@@ -45,16 +46,20 @@ LEGACY = "legacy-billing"
 REPORTS = "legacy-reports"
 WIDTH = 120
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+NATIVE_TYPE = "AWS::Lambda::EventInvokeConfig"
 
 
 @dataclass
 class Row:
+    """One config resource's physical config in a step (a replaced config has two: the old target, then the new)."""
+
     logical_id: str
     target: str
     declared: str
     before: str
     after: str
     owner: str
+    physical_id: str = ""
 
 
 @dataclass
@@ -87,6 +92,15 @@ def wrap(text: str, indent: str, subsequent: str) -> list[str]:
     return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=subsequent, break_on_hyphens=False) or [
         indent.rstrip()
     ]
+
+
+def target_of(physical_id: str) -> str:
+    """A config's target as `function:qualifier`."""
+    return physical_id.split(":function:")[-1]
+
+
+def function_of(physical_id: str) -> str:
+    return target_of(physical_id).split(":")[0]
 
 
 def short(arn: str | None) -> str:
@@ -144,8 +158,7 @@ class Rehearsal:
         self.cloud: LocalCloudFormation | None = None
         self.server = ResponseServer(self.stack_id)
         self.handler: LocalFunction | None = None
-        self.seen: dict[str, str] = {}  # logical id -> physical id of every config deployed so far
-        self.natives: set[str] = set()  # the logical ids of native configs among them
+        self.natives: set[str] = set()  # the logical ids of the native configs deployed so far
 
     def client(self, service: str) -> Any:
         return emulator.client(self.endpoint, service)
@@ -179,12 +192,52 @@ class Rehearsal:
         assert self.cloud is not None, "deploy first"
         return self.cloud
 
-    def live(self, physical_id: str) -> dict[str, Any] | None:
+    def live(self, physical_id: str, read_deleted: bool = False) -> dict[str, Any] | None:
+        """The config Lambda has now for a target; none for a function the stack deleted (the emulator keeps
+        functions, and their configs with them; on AWS both are gone), unless `read_deleted`."""
+        if self.deleted(physical_id) and not read_deleted:
+            return None
         lam = self.client("lambda")
         try:
             return dict(lam.get_function_event_invoke_config(FunctionName=physical_id))
         except lam.exceptions.ResourceNotFoundException:
             return None
+
+    def deleted(self, physical_id: str) -> bool:
+        return self.cloud is not None and function_of(physical_id) in self.cloud.gone
+
+    def snapshot(self, functions: set[str]) -> dict[str, dict[str, Any] | None]:
+        """Every config of these functions now, by qualified function ARN (a config's physical id), read before a step
+        so that a target a step comes to (a new one, or one a config moves to) shows what was live there before."""
+        lam = self.client("lambda")
+        found: dict[str, dict[str, Any] | None] = {}
+        for name in sorted(functions):
+            found[f"{FUNCTION_ARN}{name}"] = None  # read: a target of it not listed has no config
+            if self.cloud is not None and name in self.cloud.gone:
+                continue
+            try:
+                for page in lam.get_paginator("list_function_event_invoke_configs").paginate(FunctionName=name):
+                    found |= {config["FunctionArn"]: dict(config) for config in page["FunctionEventInvokeConfigs"]}
+            except lam.exceptions.ResourceNotFoundException:
+                continue
+        return found
+
+    def functions(self, declared: dict[str, tuple[str, dict[str, Any]]], template: dict[str, Any] | None) -> set[str]:
+        """The functions a step may touch: those of the configs declared now, the stack's own, and those the
+        template about to be deployed names (by name, ARN or a reference to a resource the stack has)."""
+        names = {function_of(physical) for physical, _ in declared.values()}
+        names |= {r.physical_id for r in self.stack.resources.values() if r.resource_type == "AWS::Lambda::Function"}
+        for resource in (template or {}).get("Resources", {}).values():
+            properties = resource.get("Properties") or {}
+            value = properties.get("Function") or properties.get("FunctionName")
+            if resource["Type"] not in (CONFIG_TYPE, NATIVE_TYPE) or value is None:
+                continue
+            with contextlib.suppress(KeyError, IndexError, TypeError, ValueError):  # a function not created yet
+                names.add(parse_function_name(str(self.resolver().resolve(value)))[0])
+        return names
+
+    def resolver(self) -> Resolver:
+        return Resolver(self.stack.resources, self.stack_id, self.server.exports)
 
     def owner(self, physical_id: str) -> str:
         """The resource the config's claim names (and whether it borrowed the config), or (no record)."""
@@ -198,36 +251,57 @@ class Rehearsal:
         """Every config the template declares, AsyncInvokeConfig's and native ones (AWS::Lambda::EventInvokeConfig,
         the handler's own aside): logical id -> (the config's qualified function ARN, its declared properties)."""
         natives = {
-            key: (
-                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{r.properties['FunctionName']}:{r.properties['Qualifier']}",
-                r.properties,
-            )
+            key: (f"{FUNCTION_ARN}{r.properties['FunctionName']}:{r.properties['Qualifier']}", r.properties)
             for key, r in self.stack.native_configs().items()
         }
         return {key: (r.physical_id, r.properties) for key, r in self.stack.configs().items()} | natives
 
-    def _step(self, title: str, action: Callable[[], Deployment | None]) -> Step:
-        declared = {key: properties for key, (_, properties) in self.declared().items()}
-        before = {key: self.live(physical) for key, physical in self.seen.items()}
+    def _step(
+        self, title: str, action: Callable[[], Deployment | None], template: dict[str, Any] | None = None
+    ) -> Step:
+        """Run one step and report it: the events sent, and a block for each config the step concerns (declared
+        before or after it, or sent an event in it), on each target it had in the step."""
+        was = self.declared()
+        functions = self.functions(was, template)
+        before = self.snapshot(functions)
         deployment = action()
         self.natives |= set(self.stack.native_configs())
-        self.seen |= {key: physical for key, (physical, _) in self.declared().items()}
-        for sent in deployment.sent if deployment else []:  # configs that came and went within the deploy too
-            if ":function:" in sent.answer["PhysicalResourceId"]:
-                self.seen.setdefault(sent.logical_id, sent.answer["PhysicalResourceId"])
-        declared = {key: properties for key, (_, properties) in self.declared().items()} or declared
-        after = {key: self.live(physical) for key, physical in self.seen.items()}
+        now = self.declared()
         step = Step(
             title,
             deployment.status if deployment else "(no deploy)",
-            declared=declared,
-            live_after=after,
-            owners={
-                key: "(native resource)" if key in self.natives else self.owner(physical)
-                for key, physical in self.seen.items()
-            },
+            declared={key: properties for key, (_, properties) in now.items()},
             deployment=deployment,
         )
+        targets: dict[str, list[str]] = {}  # logical id -> its targets in the step, oldest first
+        sent_targets = [
+            (sent.logical_id, sent.answer.get("PhysicalResourceId", ""))
+            for sent in (deployment.sent if deployment else [])
+        ]
+        for key, physical in [
+            *((k, p) for k, (p, _) in was.items()),
+            *sent_targets,
+            *((k, p) for k, (p, _) in now.items()),
+        ]:
+            if ":function:" in physical and physical not in targets.setdefault(key, []):
+                targets[key].append(physical)
+        for key, physicals in targets.items():
+            for physical in physicals:
+                after = self.live(physical)
+                owner = "(native resource)" if key in self.natives else self.owner(physical)
+                left = self.deleted(physical) and self.live(physical, read_deleted=True) is not None
+                step.rows.append(
+                    Row(
+                        key,
+                        target_of(physical),
+                        self._declared_text(key, physical, was, now, template),
+                        self._before_text(physical, before, functions),
+                        "(none: its function was deleted with the stack)" if left else describe(after),
+                        owner,
+                        physical,
+                    )
+                )
+                step.live_after[key], step.owners[key] = after, owner
         for sent in deployment.sent if deployment else []:
             data = sent.answer.get("Data") or {}
             detail = ", ".join(f"{k}={str(v).replace(',', ', ')}" for k, v in data.items() if v and k != "FunctionArn")
@@ -236,24 +310,41 @@ class Rehearsal:
             )
         for denied in deployment.denied if deployment else []:
             step.events.append(f"DENIED {denied[0]} on {denied[1]}")
-        for key, physical in self.seen.items():
-            step.rows.append(
-                Row(
-                    key,
-                    physical.split(":function:")[-1],
-                    describe(declared.get(key)) if key in self.declared() else "(not in the template)",
-                    describe(before.get(key)),
-                    describe(after.get(key)),
-                    step.owners[key],
-                )
-            )
         return step
+
+    def _before_text(self, physical: str, before: dict[str, dict[str, Any] | None], functions: set[str]) -> str:
+        """What was live on a target before the step: read then, or none on a function the stack created in it."""
+        if physical in before:
+            return describe(before[physical])
+        if f"{FUNCTION_ARN}{function_of(physical)}" in before:
+            return "(none)"
+        made = {r.physical_id for r in self.stack.resources.values() if r.resource_type == "AWS::Lambda::Function"}
+        return "(none: its function is new)" if function_of(physical) in made - functions else "(not read)"
+
+    def _declared_text(
+        self,
+        key: str,
+        physical: str,
+        was: dict[str, tuple[str, dict[str, Any]]],
+        now: dict[str, tuple[str, dict[str, Any]]],
+        template: dict[str, Any] | None,
+    ) -> str:
+        """What the template declares for this target: its settings, or why it declares none (any longer)."""
+        if key in now:
+            target, properties = now[key]
+            return describe(properties) if target == physical else f"(replaced: {key} is now on {target_of(target)})"
+        if key in was:
+            return "(the stack is deleted)" if self.stack.status == "DELETE_COMPLETE" else "(removed from the template)"
+        tried: dict[str, Any] | None = None
+        with contextlib.suppress(KeyError, IndexError, TypeError, ValueError):
+            tried = self.resolver().resolve((template or {})["Resources"][key].get("Properties", {}))
+        return f"{describe(tried) if tried else ''} (in the template tried; rolled back, not in the stack)".lstrip()
 
     def _deploy(self, title: str, version: int, alter: Callable[[dict[str, Any]], None] | None = None) -> Step:
         _, template = self.synth(version)
         if alter is not None:
             alter(template)
-        return self._step(title, lambda: self.stack.deploy(template))
+        return self._step(title, lambda: self.stack.deploy(template), template)
 
     # The steps
 
@@ -267,7 +358,7 @@ class Rehearsal:
         outdir, template = self.synth(1)
         self.handler = LocalFunction(handler_asset(outdir, template), self.endpoint, self.server.url)
         self.cloud = LocalCloudFormation(self.client, self.handler, self.server, self.stack_id)
-        return self._step("1. deploy (Create events)", lambda: self.stack.deploy(template))
+        return self._step("1. deploy (Create events)", lambda: self.stack.deploy(template), template)
 
     def drifted_config(self) -> str:
         """The logical id of the config the out-of-band change hits: the one with both destinations."""
@@ -354,7 +445,7 @@ class Rehearsal:
 
     def migrate_swap(self) -> Step:
         return self._deploy(
-            "11. migration, deploy 2 of 2: AsyncInvokeConfig adopts it; the cleanup keeps the native config (retained)",
+            "11. migration, deploy 2 of 2: AsyncInvokeConfig adopts it; the cleanup retains the native config",
             8,
         )
 
