@@ -4,6 +4,7 @@ makes checked against the policy synthesized for that step)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -207,6 +208,15 @@ def test_an_adoption_rolled_back_shows_the_config_it_found_and_put_back_as_found
     assert reports.declared == "r=0 a=- ok=- fail=- (in the template tried; rolled back, not in the stack)"
 
 
+def test_a_failed_deploy_names_the_failed_resource_and_its_reason_before_the_rollback(steps):
+    rendered = steps["adopt_and_roll_back"].render()
+
+    failure = "the stack's update failed at Unreachable (AWS::SQS::Queue): An error occurred (InvalidParameterValue)"
+    assert failure in " ".join(line.strip() for line in rendered.splitlines())
+    assert rendered.index("Unreachable") < rendered.index("stack UPDATE_ROLLBACK_IN_PROGRESS")
+    assert "the reason above" in steps["fail_and_roll_back"].render()  # a config's failure: its event says why
+
+
 def test_a_config_is_listed_in_the_step_it_leaves_the_template_and_never_after(steps):
     left = {
         "rename": "OrdersLiveAsync",
@@ -226,3 +236,12 @@ def test_a_target_on_a_function_the_step_creates_had_nothing_live_before(steps):
     assert {r.before for r in steps["deploy"].rows} == {"(none)", "(none: its function is new)"}
     assert row(steps["add_native"], "ShippingEventInvokeConfig").before == "(none: its function is new)"
     assert row(steps["migrate_swap"], "ShippingAsync").before == "r=1 a=7200 ok=- fail=-"  # the native's, found
+
+
+def test_every_step_says_how_many_handler_calls_it_checked_against_the_policy_and_that_none_was_denied(steps):
+    for name, step in steps.items():
+        (line,) = [line for line in step.render().splitlines() if line.startswith("   IAM: ")]
+        match = re.fullmatch(r"   IAM: (\d+) handler calls checked against the policy, 0 denied(.*)", line)
+        assert match, (name, line)
+        calls = sum(len(sent.calls) for sent in step.deployment.sent) if step.deployment else 0
+        assert int(match[1]) == calls and (calls > 0) == (step.deployment is not None), name

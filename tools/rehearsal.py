@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import emulator
+import iam
 from cloudformation import ResponseServer, new_stack_id
 from local_cloud import Deployment, LocalCloudFormation
 from local_function import LocalFunction, handler_asset
@@ -73,12 +74,14 @@ class Step:
     owners: dict[str, str] = field(default_factory=dict)
     deployment: Deployment | None = None
     notes: list[str] = field(default_factory=list)
+    checks: str = ""
 
     def render(self) -> str:
         """The step in lines of at most WIDTH columns: its events, what they mean, and each config in a block."""
         lines = wrap(f"== {self.title}: {self.status}", "", "   ")
         for event in self.events or ["(no events: nothing in the template changed)"]:
-            lines += wrap(event, "   ", " " * 10)
+            lines += wrap(event, "   ", " " * (12 if event.startswith("  ") else 6))
+        lines += wrap(self.checks, "   ", "        ") if self.checks else []
         for note in self.notes:
             lines += wrap(note, "   > ", "     ")
         for row in self.rows:
@@ -146,6 +149,50 @@ def settings_of(config: dict[str, Any] | None) -> dict[str, Any] | None:
     kept = {half: part["Destination"] for half, part in destinations.items() if part and part.get("Destination")}
     numbers = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds")
     return {key: None if config.get(key) is None else int(config[key]) for key in numbers} | {"Destinations": kept}
+
+
+def events(deployment: Deployment | None, template: dict[str, Any] | None) -> list[str]:
+    """Each event CloudFormation sent the handler and its answer, under the stack status it was sent in, and where the
+    deploy failed: the failing resource and its reason, before the rollback's events."""
+    if deployment is None:
+        return []
+    lines: list[str] = []
+    width = max((len(sent.logical_id) for sent in deployment.sent), default=0)
+    phase, failure = "", failed(deployment, template)
+    for sent in deployment.sent:
+        if failure and "ROLLBACK" in sent.phase:
+            lines, failure = [*lines, failure], ""
+        if sent.phase != phase:
+            lines.append(f"stack {sent.phase}")
+            phase = sent.phase
+        data = sent.answer.get("Data") or {}
+        detail = ", ".join(f"{k}={str(v).replace(',', ', ')}" for k, v in data.items() if v and k != "FunctionArn")
+        reason = detail or sent.answer.get("Reason", "")
+        lines.append(f"  {sent.request:<6} {sent.logical_id:<{width}}  {sent.status:<7}  {reason}".rstrip())
+        lines += [f"  DENIED {action} on {resource}" for action, resource in sent.denied]
+    return lines + ([failure] if failure else [])
+
+
+def failed(deployment: Deployment, template: dict[str, Any] | None) -> str:
+    """Where and why a deploy failed, as CloudFormation's events say it: the first resource that failed."""
+    if not deployment.failure:
+        return ""
+    logical_id, _, reason = deployment.failure.partition(": ")
+    kind = "create" if deployment.status.startswith("ROLLBACK") else "update"
+    if any(sent.logical_id == logical_id and sent.status == "FAILED" for sent in deployment.sent):
+        return f"the stack's {kind} failed at {logical_id} (the reason above); CloudFormation rolls it back"
+    resource_type = ((template or {}).get("Resources", {}).get(logical_id) or {}).get("Type", "")
+    reason = reason.removeprefix(f"{resource_type} {logical_id}: ")
+    return f"the stack's {kind} failed at {logical_id} ({resource_type}): {reason}; CloudFormation rolls it back"
+
+
+def checks(deployment: Deployment | None) -> str:
+    """How many calls the handler made in a step, each checked against the handler role's policy then."""
+    calls = [verdict for sent in (deployment.sent if deployment else []) for _, _, verdict in sent.calls]
+    line = f"IAM: {len(calls)} handler calls checked against the policy, {calls.count(iam.DENIED)} denied"
+    if calls.count(iam.PROPAGATING):
+        line += f", {calls.count(iam.PROPAGATING)} refused while a new grant propagated (and retried)"
+    return line + ("" if deployment else " (no deploy: the handler did not run)")
 
 
 class Rehearsal:
@@ -302,14 +349,8 @@ class Rehearsal:
                     )
                 )
                 step.live_after[key], step.owners[key] = after, owner
-        for sent in deployment.sent if deployment else []:
-            data = sent.answer.get("Data") or {}
-            detail = ", ".join(f"{k}={str(v).replace(',', ', ')}" for k, v in data.items() if v and k != "FunctionArn")
-            step.events.append(
-                f"{sent.request:<6} {sent.logical_id:<36} {sent.status:<7} {detail or sent.answer.get('Reason', '')}"
-            )
-        for denied in deployment.denied if deployment else []:
-            step.events.append(f"DENIED {denied[0]} on {denied[1]}")
+        step.events = events(deployment, template)
+        step.checks = checks(deployment)
         return step
 
     def _before_text(self, physical: str, before: dict[str, dict[str, Any] | None], functions: set[str]) -> str:
@@ -503,8 +544,10 @@ def main() -> int:
         running.stop()
     statuses = [step.status for step in steps]
     denied = [call for step in steps if step.deployment for call in step.deployment.denied]
+    calls = sum(len(sent.calls) for step in steps if step.deployment for sent in step.deployment.sent)
     ok = statuses == EXPECTED and not denied
-    print("rehearsal:", "every step ended as expected" if ok else f"unexpected: {statuses}, {len(denied)} denied")
+    checked = f"{calls} handler calls checked against the policy, {len(denied)} denied"
+    print("rehearsal:", f"every step ended as expected; {checked}" if ok else f"unexpected: {statuses}; {checked}")
     return 0 if ok else 1
 
 
