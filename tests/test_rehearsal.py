@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from rehearsal import EXPECTED, Rehearsal, Step, api_shape, settings_of
+from rehearsal import EXPECTED, WIDTH, Message, Rehearsal, Step, api_shape, fit_table, legend, printed, settings_of
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +72,11 @@ def test_the_drift_report_between_the_change_and_the_redeploy_names_the_drifted_
     step = steps["drift_report"]
 
     assert step.status == "exit code 1"
-    assert step.events[1] == "stack AsyncInvokeConfigExample (CREATE_COMPLETE): 3 configs, 1 not in sync"
-    header, *rows = step.events[2:]
+    assert step.report[0] == "stack AsyncInvokeConfigExample (CREATE_COMPLETE): 3 configs, 1 not in sync"
+    header, *rows = step.report[1:]
     status = slice(header.index("status"), header.index("differs"))
     assert sorted(row[status].strip() for row in rows) == ["drifted", "in sync", "in sync"]
-    assert [line for line in step.events if "drifted" in line and "retries, age, on-success, on-failure" in line]
+    assert [line for line in step.report if "drifted" in line and "retries, age, on-success, on-failure" in line]
     assert not in_line(step)[drifted(step)]  # the report wrote nothing
 
 
@@ -245,3 +245,95 @@ def test_every_step_says_how_many_handler_calls_it_checked_against_the_policy_an
         assert match, (name, line)
         calls = sum(len(sent.calls) for sent in step.deployment.sent) if step.deployment else 0
         assert int(match[1]) == calls and (calls > 0) == (step.deployment is not None), name
+
+
+def test_the_synths_warnings_are_shown_once_and_again_when_they_change(steps):
+    first = steps["deploy"].render()
+    assert "python app.py (context example:version=1) printed 2 messages:" in first
+    assert (
+        "WARNING at AsyncInvokeConfigExample/LegacyBillingAsync: `on_failure`: the execution role of the function"
+        in first
+    )
+    assert "'legacy-billing' was not" in first
+    changed = " ".join(line.strip() for line in steps["change_settings"].render().splitlines())
+    assert (
+        "python app.py (context example:version=2): the synth's messages changed (the other 1 as shown before):"
+        in changed
+    )
+    assert "WARNING at AsyncInvokeConfigExample/LegacyBillingAsync (changed): `on_failure`" in changed
+    assert "'legacy-billing:blue'" in changed
+    assert [name for name, step in steps.items() if step.synth] == ["deploy", "change_settings"]
+
+
+CLI_STDERR = """\
+/tmp/tmpqlq740_9/lib/program.js:1:5591
+WARNING `on_failure`: the execution role of the function 'legacy-billing' was not granted permission to send to the \
+destination, because the role (or the destination's service) is not known at synth time; grant it yourself, or Lambda \
+rejects the destination. (Construct Annotations)
+   AsyncInvokeConfigExample/LegacyBillingAsync
+   Acknowledge with 'Annotation::async-invoke-config:not-granted'
+
+/tmp/tmpqlq740_9/lib/program.js:1:5591
+INFO [async-invoke-config:exempt-from-on-failure] needs no on-failure destination (exempt from `require_on_failure`): \
+Invoked only synchronously; it has no async events. (Construct Annotations)
+   AsyncInvokeConfigTeamDefaults/Lookup
+   Acknowledge with 'Annotation::info-annotation'
+Successfully synthesized to /tmp/cdk.out.1
+Supply a stack id (AsyncInvokeConfigExample, AsyncInvokeConfigTeamDefaults) to display its template.
+85 feature flags are not configured. Run 'cdk flags --unstable=flags' to learn more.
+"""
+
+
+def test_what_the_cdk_cli_prints_on_synth_is_read_as_its_messages():
+    warning, info, notice = printed(CLI_STDERR)
+
+    assert warning == Message(
+        "WARNING",
+        "AsyncInvokeConfigExample/LegacyBillingAsync",
+        "`on_failure`: the execution role of the function 'legacy-billing' was not granted permission to send to the "
+        "destination, because the role (or the destination's service) is not known at synth time; grant it yourself, "
+        "or Lambda rejects the destination.",
+        "'Annotation::async-invoke-config:not-granted'",
+    )
+    assert isinstance(info, Message) and (info.level, info.path) == ("INFO", "AsyncInvokeConfigTeamDefaults/Lookup")
+    assert notice == "85 feature flags are not configured. Run 'cdk flags --unstable=flags' to learn more."
+
+
+def test_the_legend_says_what_each_setting_and_column_means():
+    text = " ".join(legend())
+
+    for meaning in ("r= retry attempts", "a= maximum event age in seconds", "ok= on-success destination"):
+        assert meaning in text
+    for meaning in ("fail= on-failure destination", "live before", "IAM:", "(borrowed)"):
+        assert meaning in text
+    assert max(len(line) for line in legend()) <= WIDTH
+
+
+def test_a_table_too_wide_keeps_its_first_columns_and_puts_the_others_under_each_row():
+    table = [
+        f"{'name':<4}  {'status':<7}  {'declared':<17}  live",
+        f"{'a':<4}  {'drifted':<7}  {'retries=1 age=60s':<17}  retries=2",
+    ]
+
+    assert fit_table(table, 80) == table
+    assert fit_table(table, 20) == [
+        "name  status",
+        "a     drifted",
+        "    declared  retries=1 age=60s",
+        "    live      retries=2",
+        "(the table is 43 columns wide: its columns from `declared` on are shown under each row)",
+    ]
+
+
+def test_no_line_of_the_report_is_wider_than_120_columns_and_the_drift_table_is_not_broken(steps):
+    lines = legend() + [line for step in steps.values() for line in step.render().splitlines()]
+
+    assert max(len(line) for line in lines) <= 120
+    rendered = steps["drift_report"].render().splitlines()
+    header = next(line for line in rendered if line.split()[:4] == ["function", "qualifier", "status", "differs"])
+    assert header == header.rstrip() and len(header.split()) == 4
+    (drifted,) = [
+        line for line in rendered if re.search(r"\$LATEST +drifted +retries, age, on-success, on-failure$", line)
+    ]
+    assert rendered[rendered.index(drifted) + 1].split()[0] == "declared"
+    assert "live      retries=2" in [line.strip() for line in rendered]

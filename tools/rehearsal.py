@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -75,12 +76,22 @@ class Step:
     deployment: Deployment | None = None
     notes: list[str] = field(default_factory=list)
     checks: str = ""
+    synth: list[str] = field(default_factory=list)  # what the synth printed, when it differs from the last shown
+    report: list[str] = field(default_factory=list)  # a command's output, shown as printed where it fits
 
     def render(self) -> str:
         """The step in lines of at most WIDTH columns: its events, what they mean, and each config in a block."""
         lines = wrap(f"== {self.title}: {self.status}", "", "   ")
+        for line in self.synth:
+            lines += wrap(line.lstrip(" "), " " * (3 + len(line) - len(line.lstrip(" "))), " " * 9)
         for event in self.events or ["(no events: nothing in the template changed)"]:
             lines += wrap(event, "   ", " " * (12 if event.startswith("  ") else 6))
+        if self.report:
+            title, *table = self.report
+            lines += wrap(title, "   ", "      ")
+            for line in fit_table(table, WIDTH - 3):
+                cells = re.match(r"\s*\S+\s+", line)  # a cell too long goes on under the next one
+                lines += wrap(line, "   ", " " * (3 + (cells.end() if cells else 0)))
         lines += wrap(self.checks, "   ", "        ") if self.checks else []
         for note in self.notes:
             lines += wrap(note, "   > ", "     ")
@@ -195,6 +206,137 @@ def checks(deployment: Deployment | None) -> str:
     return line + ("" if deployment else " (no deploy: the handler did not run)")
 
 
+@dataclass(frozen=True)
+class Message:
+    """An annotation the synth printed: its level (WARNING, INFO, ERROR), the construct's path, the text and how to
+    acknowledge it."""
+
+    level: str
+    path: str
+    text: str
+    acknowledge: str = ""
+
+
+LOCATION = re.compile(r"\S+:\d+:\d+")  # where in the app's (JavaScript) code an annotation was added
+ANNOTATION = re.compile(r"(?P<level>WARNING|INFO|ERROR) (?P<text>.*?)(?: \(Construct Annotations\))?")
+LEVELS = {"aws:cdk:warning": "WARNING", "aws:cdk:info": "INFO", "aws:cdk:error": "ERROR"}
+
+
+def printed(stderr: str) -> tuple[Message | str, ...]:
+    """What the CDK CLI printed on synth, as messages and other lines (a notice), less where it wrote the cloud
+    assembly, the stack ids it lists and each annotation's place in the compiled code (a temporary folder's)."""
+    found: list[Message | str] = []
+    parts: list[str] = []  # the annotation being read: level, text, then its indented lines
+    for line in [*stderr.splitlines(), ""]:
+        if LOCATION.fullmatch(line.strip()):
+            continue
+        if parts and line.startswith(" ") and line.strip():
+            parts.append(line.strip())
+            continue
+        if parts:
+            acknowledge = next(
+                (part.removeprefix("Acknowledge with ") for part in parts[2:] if part.startswith("Ack")), ""
+            )
+            path = next((part for part in parts[2:] if not part.startswith("Ack")), "")
+            found.append(Message(parts[0], path, parts[1], acknowledge))
+            parts = []
+        annotation = ANNOTATION.fullmatch(line)
+        if annotation is not None:
+            parts = [annotation["level"], annotation["text"]]
+        elif line.strip() and not line.startswith(("Successfully synthesized to ", "Supply a stack id")):
+            found.append(line.strip())
+    return tuple(found)
+
+
+def assembly_messages(outdir: Path) -> tuple[Message | str, ...]:
+    """The messages a synth without the CLI (`python app.py`) leaves in the cloud assembly, as the CLI prints them."""
+    found: list[Message | str] = []
+    for metadata in sorted(outdir.glob("*.metadata.json")):
+        for path, entries in json.loads(metadata.read_text()).items():
+            for entry in entries:
+                if entry["type"] in LEVELS:
+                    text, _, acknowledge = str(entry["data"]).partition(" [ack: ")
+                    acknowledge = f"'Annotation::{acknowledge.removesuffix(']')}'" if acknowledge else ""
+                    found.append(Message(LEVELS[entry["type"]], path.lstrip("/"), text, acknowledge))
+    return tuple(found)
+
+
+def synth_lines(
+    command: str, messages: tuple[Message | str, ...], shown: tuple[Message | str, ...] | None
+) -> list[str]:
+    """What a synth printed (its warnings, mostly), or, when the report showed an earlier synth's, what changed."""
+    if shown is None:
+        lines, marks = (
+            [f"{command} printed {len(messages)} messages:" if messages else f"{command} printed nothing"],
+            {},
+        )
+    else:
+        new = tuple(message for message in messages if message not in shown)
+        places = {(m.level, m.path) for m in new if isinstance(m, Message)}
+        gone = [
+            m for m in shown if m not in messages and (not isinstance(m, Message) or (m.level, m.path) not in places)
+        ]
+        kept = len(messages) - len(new)
+        lines = [f"{command}: the synth's messages changed (the other {kept} as shown before):"]
+        lines += [
+            f"   no longer printed: {m.level} at {m.path}" if isinstance(m, Message) else f"   no longer: {m}"
+            for m in gone
+        ]
+        old = {(m.level, m.path) for m in shown if isinstance(m, Message)}
+        marks = {m: "changed" if (m.level, m.path) in old else "new" for m in new if isinstance(m, Message)}
+        messages = new
+    for message in messages:
+        if isinstance(message, str):
+            lines.append(f"   {message}")
+            continue
+        mark = f" ({marks[message]})" if message in marks else ""
+        lines.append(f"   {message.level} at {message.path}{mark}: {message.text}")
+        lines += [f"      acknowledge with {message.acknowledge}"] if message.acknowledge else []
+    return lines
+
+
+def fit_table(table: list[str], room: int) -> list[str]:
+    """A table's lines as printed if they fit in `room` columns; otherwise its first columns as a table, and each of
+    the others under each row, by its header (the columns start where their header does, as in the drift report)."""
+    if not table or max(len(line) for line in table) <= room:
+        return table
+    header, *rows = table
+    starts = [match.start() for match in re.finditer(r"\S+", header)]
+    names = header.split()
+    keep = next(
+        (n for n in range(len(starts) - 1, 0, -1) if all(len(line[: starts[n]].rstrip()) <= room for line in table)), 1
+    )
+    width = max(len(name) for name in names[keep:])
+    lines = [header[: starts[keep]].rstrip()]
+    for row in rows:
+        lines.append(row[: starts[keep]].rstrip())
+        for column in range(keep, len(starts)):
+            cell = row[starts[column] : starts[column + 1] if column + 1 < len(starts) else None].strip()
+            lines.append(f"    {names[column]:<{width}}  {cell}")
+    note = f"(the table is {max(len(line) for line in table)} columns wide: its columns from `{names[keep]}` on are "
+    return [*lines, note + "shown under each row)"]
+
+
+LEGEND = [
+    "How to read each step:",
+    "- its events: each one CloudFormation sent the handler (request, logical id, status, what the handler did or "
+    "why it failed), under the stack status it was sent in, and where a deploy failed, the resource and its reason;",
+    "- IAM: how many calls the handler made in the step, each checked against the handler role's policy as "
+    "synthesized for that step, and how many that policy denied;",
+    "- a block per config the step concerns (declared before or after it, or sent an event in it): its logical id, "
+    "its target (function:qualifier), its record's owner (the resource its claim in SSM names; (borrowed): the config "
+    "was found live and is put back as found when that resource goes; (no record): no claim; (native resource): an "
+    "AWS::Lambda::EventInvokeConfig, which keeps none), then what the template declares and what Lambda had live "
+    "before and after the step;",
+    "- settings: r= retry attempts, a= maximum event age in seconds, ok= on-success destination, fail= on-failure "
+    "destination (by name); - not set; (none) no config.",
+]
+
+
+def legend() -> list[str]:
+    return [line for entry in LEGEND for line in wrap(entry, "", "  ")]
+
+
 class Rehearsal:
     def __init__(self, endpoint: str, workdir: Path, synth: str = "cli") -> None:
         self.endpoint = endpoint
@@ -206,6 +348,9 @@ class Rehearsal:
         self.server = ResponseServer(self.stack_id)
         self.handler: LocalFunction | None = None
         self.natives: set[str] = set()  # the logical ids of the native configs deployed so far
+        self.printed: tuple[Message | str, ...] = ()  # what the last synth printed: its warnings, mostly
+        self.shown: tuple[Message | str, ...] | None = None  # what the report last showed of it
+        self.synth_command = ""
 
     def client(self, service: str) -> Any:
         return emulator.client(self.endpoint, service)
@@ -222,7 +367,11 @@ class Rehearsal:
         else:
             context = json.dumps({"example:version": str(version)})
             command, env = [sys.executable, "app.py"], env | {"CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": context}
-        subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        result = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        self.printed = printed(result.stderr) if self.synth_with == "cli" else assembly_messages(outdir)
+        self.synth_command = f"cdk synth -c example:version={version}"
+        if self.synth_with != "cli":
+            self.synth_command = f"python app.py (context example:version={version})"
         return outdir, json.loads((outdir / f"{STACK}.template.json").read_text())
 
     def __enter__(self) -> Rehearsal:
@@ -351,6 +500,9 @@ class Rehearsal:
                 step.live_after[key], step.owners[key] = after, owner
         step.events = events(deployment, template)
         step.checks = checks(deployment)
+        if template is not None and self.printed != self.shown:
+            step.synth = synth_lines(self.synth_command, self.printed, self.shown)
+            self.shown = self.printed
         return step
 
     def _before_text(self, physical: str, before: dict[str, dict[str, Any] | None], functions: set[str]) -> str:
@@ -432,7 +584,7 @@ class Rehearsal:
         step = self._step("2b. drift report in CI: `python -m async_invoke_config drift --stack NAME`", lambda: None)
         step.status = f"exit code {result.returncode}"
         step.events = [f"$ python -m async_invoke_config drift --stack {STACK}"]
-        step.events += (result.stdout + result.stderr).splitlines()
+        step.report = result.stdout.splitlines() + result.stderr.splitlines()
         return step
 
     def redeploy_unchanged(self) -> Step:
@@ -536,6 +688,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as workdir, Rehearsal(running.endpoint, Path(workdir)) as rehearsal:
             print(f"LocalStack at {running.endpoint}\nstack {rehearsal.stack_id}\n")
+            print("\n".join(legend()), end="\n\n")
             steps = []
             for run_step in rehearsal.steps():
                 steps.append(run_step())
