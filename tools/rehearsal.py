@@ -547,6 +547,9 @@ class Rehearsal:
         version = lam.publish_version(FunctionName=LEGACY)["Version"]
         with contextlib.suppress(lam.exceptions.ResourceConflictException):
             lam.create_alias(FunctionName=LEGACY, Name="blue", FunctionVersion=version)
+        for qualifier in ("$LATEST", "blue"):  # configs retained by an earlier run on this emulator: start clean
+            with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
+                lam.delete_function_event_invoke_config(FunctionName=LEGACY, Qualifier=qualifier)
         self.client("sqs").create_queue(QueueName="legacy-billing-dlq")
         outdir, template = self.synth(1)
         self.handler = LocalFunction(handler_asset(outdir, template), self.endpoint, self.server.url)
