@@ -7,6 +7,7 @@ EventBridge (no CloudFormation response)."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import urllib.request
@@ -40,10 +41,6 @@ from respond import FAILED, SUCCESS, Opener, Responder
 from services import Outcome, Services
 from settings import Target
 
-logging.getLogger().setLevel(logging.INFO)
-for _noisy in ("boto3", "botocore", "urllib3"):
-    logging.getLogger(_noisy).setLevel(logging.WARNING)
-
 DEADLINE_MARGIN = 10.0
 # No call starts that could still be running when the handler answers: the clients give up on a call after
 # CALL_TIMEOUT (connect + read), so calls stop this long before the answer's deadline.
@@ -56,6 +53,19 @@ DRIFT_CHECK_RATE = 10.0
 # with a new policy; it waits out a short lag only, and a refusal that lasts means a deploy removed the config
 # meanwhile (see `scheduled`).
 SCHEDULED_PROPAGATION_WINDOW = 10.0
+
+
+def set_log_levels(environ: Mapping[str, str]) -> None:
+    """INFO for the handler's own records, unless Lambda's runtime already set the root logger to the function's
+    application log level (`AWS_LAMBDA_LOG_LEVEL`, under the JSON log format); boto3, botocore and urllib3 at WARNING
+    whatever that level is (their DEBUG lines would carry each request's headers)."""
+    if not environ.get("AWS_LAMBDA_LOG_LEVEL"):
+        logging.getLogger().setLevel(logging.INFO)
+    for noisy in ("boto3", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+set_log_levels(os.environ)
 
 _clients: dict[str, Any] = {}
 

@@ -20,8 +20,9 @@ from typing import Any
 import aws_cdk as cdk
 from async_invoke_config import AsyncInvokeConfig
 from cloudformation import ResponseServer, new_stack_id
-from concurrent_cloud import ConcurrentCloudFormation, play
+from concurrent_cloud import ConcurrentCloudFormation
 from contract import claim_name
+from inprocess import play
 from local_cloud import Deployment
 from natives import create_function
 from records import decode

@@ -11,9 +11,23 @@ from typing import Any
 
 import aws_cdk as cdk
 import boto3
+import emulator
+import iam
 from async_invoke_config import cli
 from test_findings import retained
 from test_scenarios import config, ok
+
+# The policy the README gives an operator's role for `claims` and `release` (account and region of the emulator).
+CLAIMS = "arn:aws:ssm:us-east-1:000000000000:parameter/async-invoke-config/000000000000/us-east-1"
+OPERATOR_POLICY: list[dict[str, Any]] = [
+    {"Effect": "Allow", "Action": "ssm:GetParametersByPath", "Resource": [CLAIMS, f"{CLAIMS}/*"]},
+    {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:DeleteParameter"], "Resource": f"{CLAIMS}/*"},
+    {
+        "Effect": "Allow",
+        "Action": ["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"],
+        "Resource": "arn:aws:cloudformation:us-east-1:000000000000:stack/*/*",
+    },
+]
 
 
 @dataclass
@@ -107,3 +121,31 @@ def test_an_error_is_one_line_and_exit_code_2(h, monkeypatch):
 
     assert run.code == 2 and run.err.count("\n") == 1 and "no-such-profile" in run.err
     assert run.err.startswith("python -m async_invoke_config claims: ")
+
+
+def test_the_operator_policy_the_readme_gives_is_enough(h, monkeypatch):
+    function, _ = stale(h, "operated")
+    world = iam.World(OPERATOR_POLICY)
+
+    class Session:
+        region_name = "us-east-1"
+
+        def client(self, service: str, **kwargs: Any) -> Any:
+            endpoint = h.server.url if service == "cloudformation" else h.aws.endpoint
+            client = emulator.client(endpoint, service)
+            return client if service == "sts" else iam.install(client, world)  # GetCallerIdentity needs no grant
+
+    listing = io.StringIO()
+    listed = cli.main(["claims"], session=Session(), out=io.StringIO(), err=listing)
+    assert listed == 1, listing.getvalue()
+    err = io.StringIO()
+    released = cli.main(["release", "--function", function, "--yes"], session=Session(), out=io.StringIO(), err=err)
+
+    assert (listed, released) == (1, 0), err.getvalue()
+    assert world.denied == []
+    assert {action for action, _, _ in world.calls} == {
+        "ssm:GetParametersByPath",
+        "ssm:DeleteParameter",
+        "cloudformation:DescribeStacks",
+    }
+    assert h.record(function) is None

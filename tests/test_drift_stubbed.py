@@ -14,6 +14,7 @@ from cloudformation import Context
 from contract import CLAIM_TAG, claim_name
 from fakes import FakeStack, MemorySsm
 from lambda_api import Api, Deadline
+from log import fields
 from plan import Handover, Owner, Record
 from recorded import error, response
 from records import Records, decode, encode
@@ -167,9 +168,9 @@ def test_drifted_config_is_corrected_and_reported_per_field(d, caplog, capsys):
     d.stub.assert_no_pending_responses()
     assert (body["Status"], body["Data"]["Checked"], body["Data"]["Corrected"]) == ("SUCCESS", "3", "1")
     assert "function:billing:$LATEST (MaximumRetryAttempts,DestinationConfig.OnFailure)" in body["Data"]["Corrections"]
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "async_invoke_config"]
+    lines = [fields(r) for r in caplog.records if r.name == "async_invoke_config"]
     corrected = {
-        (line["function"].split(":")[-2], line["field"], line["live_before"], line["declared"])
+        (line["function"].split(":")[-2], line["field"], line.get("live_before"), line["declared"])  # None: left out
         for line in lines
         if line["event"] == "drift_corrected"
     }

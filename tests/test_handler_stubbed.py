@@ -22,6 +22,7 @@ from botocore.stub import Stubber
 from cloudformation import Context
 from contract import CLAIM_TAG, claim_name, stack_key
 from fakes import FakeStack, MemorySsm
+from log import JsonFormatter, fields
 from plan import Owner, Record
 from recorded import ARN, error, response
 from records import Records, encode
@@ -305,7 +306,7 @@ def test_delete_removes_a_borrowed_config_lambda_no_longer_accepts_and_says_why(
 
     h.stub.assert_no_pending_responses()
     assert (body["Status"], body["Data"]["Action"]) == ("SUCCESS", "delete")
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "async_invoke_config"]
+    lines = [fields(r) for r in caplog.records if r.name == "async_invoke_config"]
     (why,) = [line for line in lines if line["event"] == "prior_not_restored"]
     assert message in why["reason"]
 
@@ -763,21 +764,31 @@ def test_response_url_is_never_logged(h, caplog):
 
     h.run(copy.deepcopy(event))
 
-    assert caplog.records
-    assert all("SECRET" not in record.getMessage() for record in caplog.records)
-    assert all("presigned" not in record.getMessage() for record in caplog.records)
+    rendered = [JsonFormatter().format(record) for record in caplog.records]
+    assert any('"event": "responded"' in line for line in rendered)
+    assert all("SECRET" not in line and "presigned" not in line for line in rendered)
 
 
-def test_one_structured_log_line_per_decision(h, caplog):
+def test_one_log_record_per_decision_its_fields_at_the_top_level_of_the_json_line(h, caplog):
     caplog.set_level(logging.INFO, logger="async_invoke_config")
     h.get(IN_SYNC | {"MaximumRetryAttempts": 2})
     h.stub.add_response("update_function_event_invoke_config", IN_SYNC, TARGET | {"MaximumRetryAttempts": 1})
 
     h.run(load("create"))
 
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "async_invoke_config"]
+    lines = [fields(r) for r in caplog.records if r.name == "async_invoke_config"]
     converged = [line for line in lines if line["event"] == "converged"]
     assert len(converged) == 1
     assert converged[0]["action"] == "update"
     assert converged[0]["changed"] == ["MaximumRetryAttempts"]
     assert converged[0]["live_before"]["MaximumRetryAttempts"] == 2
+    (record,) = [r for r in caplog.records if r.getMessage() == "converged"]  # the message names it, no JSON inside
+    assert record.__dict__["action"] == "update"  # an attribute, which Lambda's JSON format writes as a key of its own
+    line = json.loads(JsonFormatter().format(record))
+    assert {key: line[key] for key in ("level", "logger", "message", "event")} == {
+        "level": "INFO",
+        "logger": "async_invoke_config",
+        "message": "converged",
+        "event": "converged",
+    }
+    assert (line["action"], line["live_before"]["MaximumRetryAttempts"]) == ("update", 2)

@@ -1,7 +1,7 @@
 """Packaging: the built wheel carries its version, license and metadata; installed into a fresh virtual environment
 outside the repo together with the oldest aws-cdk-lib it declares (the floor, installed exactly), it synthesizes a
-team's app that uses the construct and its defaults, the stack's handler asset holds the handler, and the drift report
-runs from there (boto3 beside it) without loading aws-cdk-lib."""
+team's app that uses the construct, its defaults and `configure_handler`, the stack's handler asset holds the handler,
+and the drift report runs from there (boto3 beside it) without loading aws-cdk-lib."""
 
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ USER_APP = textwrap.dedent("""
     import json
     from importlib.metadata import version
     import aws_cdk as cdk
+    from aws_cdk import aws_kms as kms
     from aws_cdk import aws_lambda as lambda_
     import async_invoke_config
-    from async_invoke_config import AsyncInvokeConfig
+    from async_invoke_config import AsyncInvokeConfig, configure_handler
 
     def function(scope, id):
         return lambda_.Function(scope, id, runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
@@ -44,6 +45,8 @@ USER_APP = textwrap.dedent("""
                       on_failure="arn:aws:sqs:us-east-1:123456789012:fn-dlq")
     function(stack, "Defaulted")
     AsyncInvokeConfig(stack, "Legacy", function="legacy-billing", max_event_age=cdk.Duration.minutes(30))
+    configure_handler(stack, log_key=kms.Key(stack, "LogKey"), architecture=lambda_.Architecture.ARM_64,
+                      log_level=lambda_.ApplicationLogLevel.DEBUG)
     app.synth()
     print(json.dumps({"module": async_invoke_config.__file__, "version": async_invoke_config.__version__,
                       "aws_cdk_lib": version("aws-cdk-lib")}))
@@ -135,6 +138,9 @@ def test_wheel_with_the_oldest_aws_cdk_lib_it_allows_synthesizes_a_team_app_outs
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == "index.on_event"
     ]
+    assert handler["Properties"]["Architectures"] == ["arm64"]
+    assert handler["Properties"]["LoggingConfig"]["LogFormat"] == "JSON"
+    assert handler["Properties"]["LoggingConfig"]["ApplicationLogLevel"] == "DEBUG"
     asset = outdir / f"asset.{handler['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     assert {path.name for path in asset.iterdir()} == HANDLER_FILES
 

@@ -22,14 +22,17 @@ sys.path.insert(0, ".")
 sys.path.append(sys.argv[1])
 import iam
 import index
+import log
 
-logged = []  # the handler's decision lines of the event being run
+logged = []  # the handler's decision lines of the event being run, as Lambda's JSON log format writes them
 
 class Keep(logging.Handler):
     def emit(self, record):
-        logged.append(record.getMessage())
+        logged.append(self.format(record))
 
-logging.getLogger("async_invoke_config").addHandler(Keep())
+keep = Keep()
+keep.setFormatter(log.JsonFormatter())
+logging.getLogger("async_invoke_config").addHandler(keep)
 
 class Context:
     log_stream_name = "local"
@@ -69,7 +72,7 @@ class LocalFunction:
         }
         if cloudformation:
             env["AWS_ENDPOINT_URL_CLOUDFORMATION"] = cloudformation
-        self.log_lines: list[str] = []  # the handler's decision lines (JSON), of every event it ran
+        self.log_lines: list[str] = []  # the handler's decision lines (Lambda's JSON log format), of every event it ran
         self.process = subprocess.Popen(
             [sys.executable, "-u", "-c", DRIVER, str(TOOLS)],
             cwd=asset,

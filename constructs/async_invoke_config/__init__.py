@@ -14,9 +14,10 @@ from .handler.contract import InvalidProperty
 
 if TYPE_CHECKING:
     from .async_invoke_config import AsyncInvokeConfig
+    from .handler_settings import configure_handler
 
-__all__ = ["AsyncInvokeConfig", "InvalidProperty", "__version__"]
-_LAZY = {"AsyncInvokeConfig": ".async_invoke_config"}
+__all__ = ["AsyncInvokeConfig", "InvalidProperty", "__version__", "configure_handler"]
+_LAZY = {"AsyncInvokeConfig": ".async_invoke_config", "configure_handler": ".handler_settings"}
 
 
 def __getattr__(name: str) -> Any:

@@ -25,7 +25,8 @@ def render_chains(chains: list[Chain], where: str, as_json: bool) -> str:
     if as_json:
         return json.dumps([chain_json(chain) for chain in chains], indent=2)
     stale = sum(chain.current.gone is not None for chain in chains)
-    title = f"claims in {where}: {len(chains)} configs, " + (f"{stale} with a stale owner" if stale else "none stale")
+    configs = f"{len(chains)} config{'' if len(chains) == 1 else 's'}"
+    title = f"claims in {where}: {configs}, " + (f"{stale} with a stale owner" if stale else "none stale")
     header = ("function", "qualifier", "owner", "state")
     table = [header] + [
         (

@@ -3,59 +3,41 @@ drift check."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jsii
 from aws_cdk import (
-    Acknowledgment,
     Aspects,
-    Aws,
     CfnResource,
     CustomResource,
     Duration,
-    Fn,
     IAspect,
     IResolvable,
     IResolveContext,
-    IStableStringProducer,
-    Lazy,
-    RemovalPolicy,
     Stack,
     Token,
-    Validations,
 )
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from .bridge import stack_of, unresolved
-from .grants import Grants, PolicyTarget, effective_qualifier, flatten
+from .drift_check import config_ids, deploy_token, digest, drift_check, schedule_rule
+from .grants import Grants, PolicyTarget, effective_qualifier
 from .handler.contract import (
-    CLAIM_TAG,
-    CONFIGS,
-    CONFIGS_SEPARATOR,
-    DECLARATIONS,
-    DEPLOY_TOKEN,
-    DRIFT_CHECK_TYPE,
     FUNCTION,
     LATEST,
-    LOCKS,
-    PARAMETER_ROOT,
-    SCHEDULE_KEY,
     SERVICE_TIMEOUT,
     SERVICE_TOKEN,
     InvalidProperty,
 )
+from .handler_settings import LOGS_ID, HandlerSettings, log_group
+from .role_policy import acknowledge, acknowledge_parameters, inline_policies
 
 HANDLER_DIR = (Path(__file__).parent / "handler").resolve()
 PROVIDER_ID = "AsyncInvokeConfigProvider"
@@ -69,14 +51,6 @@ HANDLER_MAX_EVENT_AGE = Duration.minutes(5)
 EXPIRED_MAX_EVENT_AGE = Duration.minutes(4)
 HANDLER_RETRY_ATTEMPTS = 0
 SERVICE_TIMEOUT_SECONDS = 15 * 60
-# The claims of configs in the stack's own account and region (one per config, tagged with the claiming stack),
-# and this stack's locks (one per config resource, held while one of its events runs).
-CLAIM_READS = ["ssm:GetParameter", "ssm:GetParameters"]
-LOCK_ACTIONS = ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"]
-OWN_STACK_ACTIONS = ["cloudformation:ListStackResources"]
-# Any stack of the account and region, read only: whether the owner a claim names still exists.
-STACK_READS = ["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"]
-TOKEN_CONTEXT = "async-invoke-config:deploy-token"
 _providers: weakref.WeakKeyDictionary[Stack, Provider] = weakref.WeakKeyDictionary()
 
 
@@ -109,9 +83,9 @@ class Provider(Construct):
         self.stack = stack_of(self)
         self.root = self.stack.node.root
 
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
-        )
+        defaults = HandlerSettings()
+        self.log_group = log_group(self, defaults)
+        self.handler_settings: HandlerSettings | None = None  # set once, by `configure_handler`
         self.role = iam.Role(
             self,
             "Role",
@@ -132,6 +106,9 @@ class Provider(Construct):
             memory_size=256,
             role=self.role,
             log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=defaults.log_level,
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
             max_event_age=EXPIRED_MAX_EVENT_AGE,
             retry_attempts=HANDLER_RETRY_ATTEMPTS,
             description="Runs once more a custom-resource event the AsyncInvokeConfig handler could not (throttled).",
@@ -146,6 +123,9 @@ class Provider(Construct):
             memory_size=256,
             role=self.role,
             log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=defaults.log_level,
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
             max_event_age=HANDLER_MAX_EVENT_AGE,
             retry_attempts=HANDLER_RETRY_ATTEMPTS,
             on_failure=_Granted(self.expired.function_arn),
@@ -163,26 +143,16 @@ class Provider(Construct):
             settings.node.add_dependency(invoke)
         self.service_token = self.function.function_arn
         self.grants = Grants(self, self.stack, self.role, deploy_token(self))
-        _acknowledge(
+        acknowledge(
             self.role,
             "AwsSolutions-IAM5",
             "Log streams are created under the handler's own log group (`:*`).",
         )
         for function in (self.function, self.expired):
-            _acknowledge(function, "AwsSolutions-L1", "The handler is built and tested for the Python 3.13 runtime.")
-        self.drift_check: CustomResource | None = CustomResource(
-            self,
-            "DriftCheck",
-            service_token=self.function.function_arn,
-            resource_type=DRIFT_CHECK_TYPE,
-            properties={
-                DEPLOY_TOKEN: deploy_token(self),
-                CONFIGS: _Late(self._config_ids),
-                DECLARATIONS: Lazy.string(_Once(self._digest)),
-            },
-            service_timeout=Duration.seconds(SERVICE_TIMEOUT_SECONDS),
+            acknowledge(function, "AwsSolutions-L1", "The handler is built and tested for the Python 3.13 runtime.")
+        self.drift_check: CustomResource | None = drift_check(
+            self, self.function.function_arn, _Late(self._config_ids), self._digest, SERVICE_TIMEOUT_SECONDS
         )
-        omit_default_removal_policy(self.drift_check)
         for dependency in self.async_settings():
             self.drift_check.node.add_dependency(dependency)
         self.schedule: events.Rule | None = None
@@ -231,19 +201,23 @@ class Provider(Construct):
         if schedule is not None:
             if self.schedule is not None:
                 raise InvalidProperty("`schedule`: the stack's drift check already has a schedule.")
-            self.schedule = events.Rule(
-                self,
-                "DriftCheckSchedule",
-                schedule=events.Schedule.rate(schedule),
-                description="Runs the async-invoke-config drift check between deploys.",
-                targets=[
-                    targets.LambdaFunction(
-                        self.function,
-                        event=events.RuleTargetInput.from_object({SCHEDULE_KEY: {"StackId": Aws.STACK_ID}}),
-                        retry_attempts=0,
-                    )
-                ],
-            )
+            self.schedule = schedule_rule(self, self.function, schedule)
+
+    def configure_handler(self, settings: HandlerSettings) -> None:
+        """The handler's logs and runtime as `configure_handler` sets them: a log group of the same id (so the same
+        log group, changed in place), which both functions name, at their log level and architecture."""
+        if self.handler_settings is not None:
+            raise InvalidProperty(f"`configure_handler`: the handler of {self.stack.node.path} is already configured.")
+        self.handler_settings = settings
+        self.node.try_remove_child(LOGS_ID)
+        self.log_group = log_group(self, settings)
+        for function in (self.function, self.expired):
+            cfn = function.node.default_child
+            assert isinstance(cfn, lambda_.CfnFunction)
+            cfn.add_property_override("LoggingConfig.LogGroup", self.log_group.log_group_name)
+            cfn.add_property_override("LoggingConfig.ApplicationLogLevel", settings.log_level.value)
+            if settings.architecture.name != lambda_.Architecture.X86_64.name:  # x86_64 is Lambda's default
+                cfn.add_property_override("Architectures", [settings.architecture.name])
 
     def grant_targets(self) -> None:
         """The targets' permissions, once every config is known: one ARN per function and qualifier declared."""
@@ -253,106 +227,17 @@ class Provider(Construct):
         """The wildcards of the handler's policies, each acknowledged with its reason (cdk-nag names each finding by
         the resource, so this runs once every target is known)."""
         self.grants.acknowledge()
-        _acknowledge(
-            self.role,
-            f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._parameter_arn(self._claims_path())))}]",
-            "Any config of the stack's account and region may be claimed (created only if absent, tagged with this "
-            "stack); claims are read whatever their stack, and overwritten or deleted only where tagged with this "
-            "stack.",
-        )
-        _acknowledge(
-            self.role,
-            f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._parameter_arn(self._locks_path())))}]",
-            "Each config resource of this stack holds a lock of its own, under this stack's part of `locks/`, while "
-            "one of its events runs.",
-        )
-        _acknowledge(
-            self.role,
-            f"AwsSolutions-IAM5[Resource::{flatten(self.stack.resolve(self._stacks_arn()))}]",
-            "Whether the owner a claim names still exists is read (never written) from that stack, whichever it is.",
-        )
+        acknowledge_parameters(self.role, self.stack)
 
     def _inline_policies(self) -> list[dict[str, Any]]:
-        log_group = self.log_group.log_group_arn
-        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
-        claims = [self._parameter_arn(self._claims_path())]
-        own = {"StringEquals": {f"aws:ResourceTag/{CLAIM_TAG}": stack_uuid}}
-        tagged_as_this_stack = {f"aws:RequestTag/{CLAIM_TAG}": stack_uuid}
-        only_the_claim_tag = {"ForAllValues:StringEquals": {"aws:TagKeys": [CLAIM_TAG]}}
-        return [
-            {
-                "PolicyName": "Logs",
-                "PolicyDocument": _document(
-                    [(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group, f"{log_group}:*"], None)]
-                ),
-            },
-            {
-                "PolicyName": "Stacks",
-                "PolicyDocument": _document(
-                    [(OWN_STACK_ACTIONS, [Aws.STACK_ID], None), (STACK_READS, [self._stacks_arn()], None)]
-                ),
-            },
-            {
-                "PolicyName": "Claims",
-                "PolicyDocument": _document(
-                    [
-                        (CLAIM_READS, claims, None),
-                        (
-                            ["ssm:PutParameter"],
-                            claims,
-                            {"StringEquals": {"ssm:Overwrite": "false", **tagged_as_this_stack}, **only_the_claim_tag},
-                        ),
-                        (  # tagging as part of that create only: a call of its own carries no ssm:Overwrite
-                            ["ssm:AddTagsToResource"],
-                            claims,
-                            {"StringEquals": {"ssm:Overwrite": "false", **tagged_as_this_stack}, **only_the_claim_tag},
-                        ),
-                        (["ssm:PutParameter", "ssm:DeleteParameter"], claims, own),
-                    ]
-                ),
-            },
-            {
-                "PolicyName": "Locks",
-                "PolicyDocument": _document(
-                    [
-                        (["ssm:GetParameter", "ssm:DeleteParameter"], [self._parameter_arn(self._locks_path())], None),
-                        (
-                            ["ssm:PutParameter"],
-                            [self._parameter_arn(self._locks_path())],
-                            {"StringEquals": {"ssm:Overwrite": "false"}},
-                        ),
-                    ]
-                ),
-            },
-        ]
-
-    def _claims_path(self) -> str:
-        return f"{self.stack.account}/{self.stack.region}/*"
-
-    def _locks_path(self) -> str:
-        return f"{LOCKS}/{Fn.select(2, Fn.split('/', Aws.STACK_ID))}/*"
-
-    def _parameter_arn(self, path: str) -> str:
-        return self.stack.format_arn(
-            service="ssm", resource="parameter", resource_name=f"{PARAMETER_ROOT.lstrip('/')}/{path}"
-        )
-
-    def _stacks_arn(self) -> str:
-        return self.stack.format_arn(service="cloudformation", resource="stack", resource_name="*/*")
+        key = self.handler_settings.log_key if self.handler_settings is not None else None
+        return inline_policies(self.stack, self.log_group.log_group_arn, key)
 
     def _config_ids(self) -> Any:
-        """The configs' physical ids in one `Fn::Sub` string (`${Config1},${Config2}`): each costs its logical id and
-        three characters, and CloudFormation still waits for every config before the check runs."""
-        if not self._configs:
-            return []
-        return {"Fn::Sub": CONFIGS_SEPARATOR.join(f"${{{logical_id}}}" for logical_id in self.logical_ids())}
+        return config_ids(self.logical_ids()) if self._configs else []
 
     def _digest(self) -> str:
-        """A digest of every config's logical id and declaration: it changes exactly when a config is added, removed,
-        renamed or changes, so that even with a fixed token the drift check runs then."""
-        declarations = self.stack.resolve([config.properties for config in self._configs])
-        declared = [list(pair) for pair in zip(self.logical_ids(), declarations, strict=True)]
-        return hashlib.sha256(json.dumps(sorted(declared, key=str), sort_keys=True).encode()).hexdigest()[:16]
+        return digest(self.logical_ids(), self.stack.resolve([config.properties for config in self._configs]))
 
     def logical_ids(self) -> list[str]:
         """The configs' logical ids, asked of the stack once the configs are final."""
@@ -401,22 +286,6 @@ class _Finish:
             self.provider.finished = True
 
 
-def omit_default_removal_policy(resource: CustomResource) -> None:
-    """No `DeletionPolicy`/`UpdateReplacePolicy: Delete` in the template: for a custom resource, Delete is what
-    CloudFormation does without them. A policy applied later (`apply_removal_policy(RETAIN)`) is still written."""
-    cfn = resource.node.default_child
-    assert isinstance(cfn, CfnResource)
-    cfn.cfn_options.deletion_policy = None
-    cfn.cfn_options.update_replace_policy = None
-
-
-def deploy_token(scope: Construct) -> str:
-    """A new value each synth, so every deploy updates the drift check; fixed by the context value
-    `async-invoke-config:deploy-token` for byte-identical templates (snapshot tests, reviews)."""
-    fixed = scope.node.try_get_context(TOKEN_CONTEXT)
-    return str(fixed) if fixed is not None else datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-
-
 @jsii.implements(lambda_.IDestination)
 class _Granted:
     """A Lambda destination whose send permission is granted elsewhere (`InvokeExpired`)."""
@@ -446,28 +315,3 @@ class _Late:
 
     def to_string(self) -> str:
         return Token.as_string(self)
-
-
-@jsii.implements(IStableStringProducer)
-class _Once:
-    def __init__(self, produce: Callable[[], str]) -> None:
-        self._produce = produce
-
-    def produce(self) -> str:
-        return self._produce()
-
-
-def _document(statements: list[tuple[list[str], list[str], dict[str, Any] | None]]) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": actions, "Resource": resources}
-            | ({"Condition": condition} if condition else {})
-            for actions, resources, condition in statements
-        ],
-    }
-
-
-def _acknowledge(scope: Construct, rule: str, reason: str) -> None:
-    """A policy-validation finding (cdk-nag v3) accepted with its reason, through aws-cdk-lib's own API."""
-    Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
