@@ -8,7 +8,10 @@ import re
 from typing import Any
 
 import pytest
-from rehearsal import EXPECTED, WIDTH, Message, Rehearsal, Step, api_shape, fit_table, legend, printed, settings_of
+from config_lines import api_shape, settings_of
+from rehearsal_scenario import EXPECTED, Rehearsal
+from step_report import WIDTH, Step, fit_table, legend
+from synth_messages import Message, printed
 
 
 @pytest.fixture(scope="module")
