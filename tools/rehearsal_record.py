@@ -50,23 +50,26 @@ class Recorder:
         ]:
             if ":function:" in physical and physical not in targets.setdefault(key, []):
                 targets[key].append(physical)
+        gone = {physical for physicals in targets.values() for physical in physicals if self.stage.deleted(physical)}
         for key, physicals in targets.items():
-            for physical in physicals:
+            for physical in [physical for physical in physicals if physical not in gone]:
                 after = self.stage.live(physical)
                 owner = "(native resource)" if key in self.natives else self.stage.owner(physical)
-                left = self.stage.deleted(physical) and self.stage.live(physical, read_deleted=True) is not None
                 step.rows.append(
                     Row(
                         key,
                         target_of(physical),
                         self._declared_text(key, physical, was, now, template),
                         self._before_text(physical, before, functions),
-                        "(none: its function was deleted with the stack)" if left else describe(after),
+                        describe(after),
                         owner,
                         physical,
                     )
                 )
                 step.live_after[key], step.owners[key] = after, owner
+        if gone:
+            names = ", ".join(sorted({function_of(physical) for physical in gone}))
+            step.notes.append(f"Not listed: the configs of the functions the stack deleted ({names}): gone with them.")
         step.events = events(deployment, template)
         step.checks = checks(deployment)
         if template is not None and self.stage.printed != self.shown:

@@ -87,10 +87,10 @@ class Stage:
 
     # What is live now
 
-    def live(self, physical_id: str, read_deleted: bool = False) -> dict[str, Any] | None:
+    def live(self, physical_id: str) -> dict[str, Any] | None:
         """The config Lambda has now for a target; none for a function the stack deleted (the emulator keeps
-        functions, and their configs with them; on AWS both are gone), unless `read_deleted`."""
-        if self.deleted(physical_id) and not read_deleted:
+        functions, and their configs with them; on AWS both are gone)."""
+        if self.deleted(physical_id):
             return None
         lam = self.client("lambda")
         try:
@@ -99,6 +99,7 @@ class Stage:
             return None
 
     def deleted(self, physical_id: str) -> bool:
+        """Whether the stack deleted the target's function (its config, on AWS, went with it)."""
         return self.cloud is not None and function_of(physical_id) in self.cloud.gone
 
     def snapshot(self, functions: set[str]) -> dict[str, dict[str, Any] | None]:

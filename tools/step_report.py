@@ -144,7 +144,8 @@ LEGEND = [
     "why it failed), under the stack status it was sent in, and where a deploy failed, the resource and its reason;",
     "- IAM: how many calls the handler made in the step, each checked against the handler role's policy as "
     "synthesized for that step, and how many that policy denied;",
-    "- a block per config the step concerns (declared before or after it, or sent an event in it): its logical id, "
+    "- a block per config the step concerns (declared before or after it, or sent an event in it; none on a function "
+    "the stack deleted, whose config went with it): its logical id, "
     "its target (function:qualifier), its record's owner (the resource its claim in SSM names; (borrowed): the config "
     "was found live and is put back as found when that resource goes; (no record): no claim; (native resource): an "
     "AWS::Lambda::EventInvokeConfig, which keeps none), then what the template declares and what Lambda had live "
