@@ -50,9 +50,9 @@ def take(
 ) -> tuple[Claimed, dict[str, Any] | None]:
     """Claim the config for `owner` before it is written: a new claim if there is none (or a successor of one whose
     owner is gone), this stack's own claim rewritten otherwise. Refused, untouching, when another live resource owns
-    it. A claim created meanwhile by another event makes this one decide again. Returns the claim and the live config,
-    read (`read_live`) after the claims: a last owner gives the config back before it releases its claim, so a config
-    read once no claim stands is as that owner left it."""
+    it. A claim created meanwhile by another event makes this one decide again. Returns the claim and the live config
+    (`read_live`), read again once a new claim stands (`settled`): a last owner gives the config back before it
+    releases its claim, so a config read once this claim stands is as that owner left it."""
     config_arn = target.arn(owner.stack_id)
     for _ in range(ATTEMPTS):
         link = records.find(target)
