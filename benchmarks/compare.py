@@ -1,5 +1,6 @@
 """AsyncInvokeConfig beside the native `aws_lambda.EventInvokeConfig` and `custom_resources.AwsCustomResource`, in one
-run: template size, synth time, Lambda API calls per life-cycle path, handler latency, and the drift check.
+run: template size, synth time, API calls per life-cycle path (every service), what a stack pays for
+AsyncInvokeConfig (the fixed part and each config), handler latency, and the drift check.
 
     .venv/bin/python benchmarks/compare.py           # the full run (BENCHMARKS.md holds one)
     .venv/bin/python benchmarks/compare.py --quick   # a smoke run: tiny sizes, one run each
@@ -7,8 +8,8 @@ run: template size, synth time, Lambda API calls per life-cycle path, handler la
 Each timing is the median of RUNS runs, with min and max; ratios are taken pair by pair within a run (ours and the
 native L2 synthesized one after the other), then summarized the same way, so that a machine shared with other work
 shifts both sides of a pair alike. LocalStack is started on a free loopback port (or EMULATOR_ENDPOINT is used).
-Cases and the template measure: benchmarks/template_size.py; calls per path: benchmarks/handler.py and
-benchmarks/peers.py; the drift check: benchmarks/drift_check.py.
+Cases, the template measure and the stack's fixed part: benchmarks/template_size.py; calls per path:
+benchmarks/handler.py and benchmarks/peers.py; the drift check: benchmarks/drift_check.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "handler"), str(ROOT / "tools")]
@@ -37,6 +39,7 @@ import template_size  # noqa: E402
 from template_size import CASES, CONSTRUCTS, RESOURCE_LIMIT, synth  # noqa: E402
 
 import handler  # noqa: E402
+from handler import SERVICES, PathCalls, by_service, detail  # noqa: E402
 
 OURS, NATIVE, PEER = list(CONSTRUCTS)
 
@@ -85,7 +88,16 @@ def machine() -> list[str]:
     ]
 
 
-def templates(plan: Plan) -> None:
+@dataclass(frozen=True)
+class Marginal:
+    """What each config adds between the plan's two largest sizes: resources and template bytes."""
+
+    resources: float
+    bytes: float
+
+
+def templates(plan: Plan) -> dict[tuple[str, str], Marginal]:
+    """The template-size tables; returns each (case, construct)'s marginal figures."""
     print("\n## Template size (one stack; bytes of the template file, indent 1, path metadata on)\n")
     print(
         "Per config: (bytes - bytes of the same stack with no config) / configs; marginal: the bytes each config adds "
@@ -94,6 +106,7 @@ def templates(plan: Plan) -> None:
     print("| case | construct | configs | resources | template bytes | per config | marginal | above native |")
     print("|---|---|---|---|---|---|---|---|")
     most: dict[tuple[str, str], str] = {}
+    marginals: dict[tuple[str, str], Marginal] = {}
     for key, (title, case) in CASES.items():
         measured: dict[str, dict[int, template_size.Synth]] = {}
         base: dict[str, template_size.Synth] = {}
@@ -103,6 +116,8 @@ def templates(plan: Plan) -> None:
             measured[name] = {count: synth(case, declare, count) for count in plan.sizes}
             low, high = measured[name][plan.sizes[-2]], measured[name][plan.sizes[-1]]
             marginal[name] = (high.bytes - low.bytes) / (plan.sizes[-1] - plan.sizes[-2])
+            resources = (high.resources - low.resources) / (plan.sizes[-1] - plan.sizes[-2])
+            marginals[key, name] = Marginal(resources, marginal[name])
         for name, declare in CONSTRUCTS.items():
             for count, one in measured[name].items():
                 over = "" if one.deployable else f" (over {RESOURCE_LIMIT}: does not deploy)"
@@ -122,6 +137,7 @@ def templates(plan: Plan) -> None:
     print(f"| case | {' | '.join(CONSTRUCTS)} |\n|---|---|---|---|")
     for key, (title, _) in CASES.items():
         print(f"| ({key}) {title} | {' | '.join(most[(key, name)] for name in CONSTRUCTS)} |")
+    return marginals
 
 
 SYNTH_HEADER = (
@@ -200,7 +216,35 @@ def linearity(plan: Plan) -> None:
         print(f"| {name} | {spread(one)} | {spread(many)} | {spread(ratios)} |")
 
 
-def handlers(plan: Plan, endpoint: str) -> None:
+def calls_per_path(calls: dict[str, dict[str, PathCalls]], why: str | None) -> None:
+    print("\n## API calls per life-cycle path (a config with retry attempts, age and an SQS destination)\n")
+    print(
+        "Every call each handler makes, by service and operation. Ours: counted in its process; Lambda: the config; "
+        "SSM: the config's claim (created only if absent, kept while the config is ours) and the lock its resource "
+        "holds while an event runs (written and deleted by that event); CloudFormation: its stack's status, read as "
+        "a Create or Update begins and again as it ends (the event undoes itself when its stack is no longer "
+        "deploying). A redeploy in sync sends a config no event: ours is the drift check's Update, which reads the "
+        f"config. {PEER}'s: counted by a proxy between its Node handler and LocalStack. SSM parameters: the config's "
+        "claims once the event is answered (the locks its event held meanwhile).\n"
+    )
+    names = list(SERVICES.values())
+    print(f"| path | handler | all calls | {' | '.join(names)} | SSM parameters | the calls |")
+    print(f"|---|---|---|{'---|' * len(names)}---|---|")
+    for path, ours in calls[OURS].items():
+        print(
+            f"| {path} | {OURS} | {sum(ours.calls.values())} | {' | '.join(map(str, by_service(ours.calls)))} "
+            f"| {ours.parameters} | {detail(ours.calls)} |"
+        )
+        if PEER not in calls:
+            print(f"| {path} | {PEER} | not run: {why} |{' |' * (len(names) + 2)}")
+            continue
+        peer = calls[PEER].get(path, PathCalls()).calls
+        what = detail(peer) or peers.NO_EVENT.get(path, "none")
+        print(f"| {path} | {PEER} | {sum(peer.values())} | {' | '.join(map(str, by_service(peer)))} | 0 | {what} |")
+
+
+def handlers(plan: Plan, endpoint: str) -> dict[str, PathCalls]:
+    """The calls per path of both handlers and their latency; returns ours' calls per path."""
     why = peers.unavailable()
     work = peers.workdir()
     asset = None
@@ -209,7 +253,7 @@ def handlers(plan: Plan, endpoint: str) -> None:
             asset = peers.peer_asset(work / "cdk.out")
         except (FileNotFoundError, ValueError) as error:
             why = str(error)
-    calls: dict[str, dict[str, str]] = {}
+    calls: dict[str, dict[str, PathCalls]] = {}
     lam = emulator.client(endpoint, "lambda")
     queue = emulator.client(endpoint, "sqs").create_queue(QueueName=f"bench-{os.getpid()}")["QueueUrl"]
     queue_arn = emulator.client(endpoint, "sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
@@ -225,16 +269,9 @@ def handlers(plan: Plan, endpoint: str) -> None:
             server, cert = context.enter_context(peers.https_answers(work, port=0))
         sides = peers.sides(endpoint, cert, asset, server.url)
         if asset is not None:
-            calls[PEER] = peers.peer_path_calls(server, sides[1], lam, queue_arn, log)
-        print("\n## Lambda API calls per life-cycle path (a config with retry attempts, age and an SQS destination)\n")
-        print(
-            "Ours counts every call its handler makes (ssm: the config's record; a redeploy in sync is the drift "
-            "check's read); AwsCustomResource's are counted by a proxy between its Node handler and LocalStack.\n"
-        )
-        print(f"| path | {OURS} | {PEER} |\n|---|---|---|")
-        for path in calls[OURS]:
-            peer = calls[PEER][path] if PEER in calls else f"not run: {why}"
-            print(f"| {path} | {calls[OURS][path]} | {peer} |")
+            counted = peers.peer_path_calls(server, sides[1], lam, queue_arn, log)
+            calls[PEER] = {path: PathCalls(found) for path, found in counted.items()}
+        calls_per_path(calls, why)
 
         print("\n## Handler latency against LocalStack (ms; answer PUT over https to a loopback server included)\n")
         print(
@@ -258,26 +295,91 @@ def handlers(plan: Plan, endpoint: str) -> None:
         print("\n| handler | cold start: spawn to answer | import + first event, in process |\n|---|---|---|")
         for name, (wall, inner) in colds.items():
             print(f"| {name} | {spread(wall, digits=0)} | {spread(inner, digits=0)} |")
+    return calls[OURS]
+
+
+def stack_cost(plan: Plan, marginals: dict[tuple[str, str], Marginal], paths: dict[str, PathCalls]) -> None:
+    cost = template_size.stack_cost()
+    print(f"\n## What a stack pays for {OURS}: the fixed part, and each config\n")
+    print(
+        f"Taken apart in case (c) ({CASES['c'][0]}). A resource's bytes are those of the template file (indent 1, "
+        "path metadata on) less those of the same file without it; construct paths are the stack's.\n"
+    )
+    print("### With no config\n\n| stack | resources it gains | template bytes it gains |\n|---|---|---|")
+    for label, (resources, size) in cost.none.items():
+        print(f"| {label} | {resources} | {size:,} |")
+
+    print("\n### With its first config: the handler's resources (the fixed part)\n")
+    print("| resource | type | bytes, one config | each further config adds |\n|---|---|---|---|")
+    for part in cost.fixed:
+        adds = f"{part.adds}: `{part.text}`" if part.adds else ""
+        print(f"| {part.path} | {part.type} | {part.bytes:,} | {adds} |")
+    print(f"| all {len(cost.fixed)} | | {sum(part.bytes for part in cost.fixed):,} | |")
+    print(
+        f"\nThe first config adds {cost.first_resources} resources (its own and the {len(cost.fixed)} above) and "
+        f"{cost.first_bytes:,} bytes; less what the second config adds, the fixed part is {cost.fixed_bytes:,} bytes. "
+        f"The handler's code is one asset for both functions: {cost.asset_files} files, {cost.asset_bytes:,} bytes "
+        "before zipping."
+    )
+
+    print("\n### Each config\n\nWhat the second config adds, by resource:\n")
+    print("| resource | type | bytes | what |\n|---|---|---|---|")
+    for part in cost.second:
+        what = f"`{part.text}`" if part.text else "its own resource"
+        print(f"| {part.path} | {part.type} | {part.bytes:,} | {what} |")
+    print(f"\nIts own resource by part, beside the {NATIVE} resource of the same config:\n")
+    print(f"| part | {OURS} | {NATIVE} |\n|---|---|---|")
+    for name in dict.fromkeys([*cost.own, *cost.native]):
+        mine, theirs = cost.own.get(name), cost.native.get(name)
+        print(f"| {name} | {'' if mine is None else mine} | {'' if theirs is None else theirs} |")
+    print(f"| all | {sum(cost.own.values())} | {sum(cost.native.values())} |")
+
+    low, high = plan.sizes[-2], plan.sizes[-1]
+    print(f"\nAt scale, what each config adds between {low} and {high} configs ({NATIVE}'s in brackets):\n")
+    print("| case | resources | template bytes |\n|---|---|---|")
+    for key, (title, _) in CASES.items():
+        ours, native = marginals[key, OURS], marginals[key, NATIVE]
+        print(
+            f"| ({key}) {title} | {ours.resources:.2f} ({native.resources:.2f}) | {ours.bytes:,.0f} "
+            f"({native.bytes:,.0f}) |"
+        )
+    created = paths["create new"]
+    left = sum(path.locks_left for path in paths.values())
+    print(
+        f"\nSSM parameters per config (outside CloudFormation): {created.claims} claim once it is created "
+        f"({paths['delete'].claims} once deleted), and {created.locks} lock while each of its events runs, deleted "
+        f"by that event (left after the paths above: {left}). API calls per config, by path:"
+    )
+    names = list(SERVICES.values())
+    for path, found in paths.items():
+        services = ", ".join(f"{name} {n}" for name, n in zip(names, by_service(found.calls), strict=True))
+        print(f"- {path}: {sum(found.calls.values())} ({services})")
 
 
 def drift(plan: Plan, endpoint: str) -> None:
     print("\n## Drift check (ours only: neither peer reads the live config)\n")
     print("One in ten configs changed out of band before the check; time of the check's Update event.\n")
-    print("| configs | time, s | result | API calls |\n|---|---|---|---|")
+    names = list(SERVICES.values())
+    print(f"| configs | time, s | result | all calls | {' | '.join(names)} | the calls |")
+    print(f"|---|---|---|---|{'---|' * len(names)}---|")
     for count in plan.drift_sizes:
         checks = [drift_check.run(endpoint, count) for _ in range(plan.runs)]
         last = checks[-1]
-        summary = ", ".join(f"{op} {n}" for op, n in sorted(last.calls.items()))
         print(
             f"| {count} | {spread([check.seconds for check in checks])} | {last.checked} checked, "
-            f"{last.corrected} corrected | {sum(last.calls.values())} ({summary}) |"
+            f"{last.corrected} corrected | {sum(last.calls.values())} | {' | '.join(map(str, by_service(last.calls)))} "
+            f"| {detail(last.calls)} |"
         )
 
 
-def timed(section: Callable[[], None]) -> None:
+Result = TypeVar("Result")
+
+
+def timed(section: Callable[[], Result]) -> Result:
     started = time.perf_counter()
-    section()
+    result = section()
     print(f"\n({time.perf_counter() - started:.0f} s)", flush=True)
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -288,11 +390,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# {OURS} beside {NATIVE} and {PEER}{' (--quick: a smoke run)' if args.quick else ''}\n")
     print("\n".join(machine()))
     print(f"- runs per figure: {plan.runs}; each config: retry attempts 1, maximum event age 1 hour")
-    timed(lambda: templates(plan))
+    marginals = timed(lambda: templates(plan))
     timed(lambda: synth_times(plan))
     timed(lambda: linearity(plan))
     with emulator.running() as endpoint:
-        timed(lambda: handlers(plan, endpoint))
+        paths = timed(lambda: handlers(plan, endpoint))
+        timed(lambda: stack_cost(plan, marginals, paths))
         timed(lambda: drift(plan, endpoint))
 
 

@@ -1,8 +1,10 @@
-"""Prints the handler's API calls per lifecycle path (against LocalStack) and its cold import time.
+"""Prints the handler's API calls per lifecycle path (against LocalStack), every call by service and operation, and
+its cold import time.
 
 .venv/bin/python benchmarks/handler.py
 
-`paths` gives the calls of the six paths benchmarks/compare.py sets beside AwsCustomResource's.
+`paths` gives the calls of the six paths benchmarks/compare.py sets beside AwsCustomResource's, with the SSM
+parameters each leaves (the config's claim) and holds while it runs (its resource's lock).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import statistics
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +27,7 @@ sys.path[:0] = [str(ROOT / "handler"), str(ROOT / "tools")]
 import emulator  # noqa: E402
 import index  # noqa: E402
 from cloudformation import STACK_ID, Context, ResponseServer, StaticStack  # noqa: E402
-from contract import FUNCTION, MAX_EVENT_AGE, ON_FAILURE, RETRY_ATTEMPTS  # noqa: E402
+from contract import FUNCTION, LOCKS, MAX_EVENT_AGE, ON_FAILURE, PARAMETER_ROOT, RETRY_ATTEMPTS  # noqa: E402
 from natives import create_function  # noqa: E402
 
 
@@ -48,25 +52,75 @@ def cold_seconds(code: str, runs: int = 7) -> str:
     )
 
 
-def paths(endpoint: str, queue: str) -> dict[str, str]:
+# The services the handlers call, in the order the tables show them.
+SERVICES = {"lambda": "Lambda", "ssm": "SSM", "cloudformation": "CloudFormation"}
+
+
+def by_service(calls: collections.Counter[str], services: Iterable[str] = SERVICES) -> list[int]:
+    """How many of `calls` (counted as `service:Operation`) went to each of `services`."""
+    return [sum(n for op, n in calls.items() if op.split(":", 1)[0] == service) for service in services]
+
+
+def detail(calls: collections.Counter[str]) -> str:
+    return ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
+
+
+@dataclass
+class PathCalls:
+    """One life-cycle path: every call the handler made, by `service:Operation`; the config's claims in SSM once the
+    event was answered; and the locks its event wrote (each deleted before the answer, unless `locks_left`)."""
+
+    calls: collections.Counter[str] = field(default_factory=collections.Counter)
+    claims: int = 0
+    locks: int = 0
+    locks_left: int = 0
+
+    @property
+    def parameters(self) -> str:
+        left = f", {self.locks_left} left" if self.locks_left else ""
+        locks = f"{self.locks} lock{'s' * (self.locks != 1)}"
+        return f"{self.claims} claim{'s' * (self.claims != 1)} ({locks} during{left})"
+
+
+def parameters_of(ssm: Any, function: str) -> tuple[int, int]:
+    """(claims of `function`'s configs, locks of any config) in SSM now."""
+    names = [
+        parameter["Name"]
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=PARAMETER_ROOT, Recursive=True)
+        for parameter in page["Parameters"]
+    ]
+    locks = f"{PARAMETER_ROOT}/{LOCKS}/"
+    return sum(f"/{function}/" in name for name in names), sum(name.startswith(locks) for name in names)
+
+
+def paths(endpoint: str, queue: str) -> dict[str, PathCalls]:
     """Calls per life-cycle path of a config with an SQS destination: in the handler's process, each counted by
-    operation. A redeploy with nothing changed sends the config no event; the drift check's Update reads it."""
+    service and operation. A redeploy with nothing changed sends the config no event; the drift check's Update
+    reads it."""
     calls: collections.Counter[str] = collections.Counter()
     lam = emulator.client(endpoint, "lambda", calls)
     name = f"paths-{uuid.uuid4().hex[:8]}"
     create_function(lam, name)
-    found: dict[str, str] = {}
+    found: dict[str, PathCalls] = {}
+    written: set[str] = set()
+    ssm = emulator.client(endpoint, "ssm", calls)
+    ssm.meta.events.register(
+        "before-parameter-build.ssm.PutParameter", lambda params, **_: written.add(str(params.get("Name")))
+    )
+    looking = emulator.client(endpoint, "ssm")  # not counted
     with ResponseServer() as server:
         server.stacks[STACK_ID] = StaticStack()
         clients = {
             "lambda": lam,
-            "ssm": emulator.client(endpoint, "ssm", calls),
+            "ssm": ssm,
             "cloudformation": emulator.client(server.url, "cloudformation", calls),
         }
         state: dict[str, Any] = {"physical": None, "old": None}
 
         def play(path: str, kind: str, props: dict[str, Any], **options: Any) -> None:
+            _, locks_before = parameters_of(looking, name)
             calls.clear()
+            written.clear()
             event = server.event(kind, props, physical_id=state["physical"], old_properties=state["old"], **options)
             with contextlib.redirect_stdout(io.StringIO()):  # the drift check's metrics line, not a figure
                 index.on_event(event, Context(), clients=clients.__getitem__)
@@ -74,9 +128,9 @@ def paths(endpoint: str, queue: str) -> dict[str, str]:
             assert answer["Status"] == "SUCCESS", answer
             if "resource_type" not in options:
                 state["physical"], state["old"] = answer["PhysicalResourceId"], props
-            lambda_calls = sum(n for op, n in calls.items() if op.startswith("lambda:"))
-            detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
-            found[path] = f"{lambda_calls} ({detail})"
+            claims, locks_after = parameters_of(looking, name)
+            locks = sum(written_name.startswith(f"{PARAMETER_ROOT}/{LOCKS}/") for written_name in written)
+            found[path] = PathCalls(collections.Counter(calls), claims, locks, max(0, locks_after - locks_before))
 
         declared = {FUNCTION: name, RETRY_ATTEMPTS: 1, MAX_EVENT_AGE: 3600, ON_FAILURE: queue}
         play("create new", "Create", declared)
@@ -131,11 +185,12 @@ def main() -> None:
                 index.on_event(event, Context(), clients=clients.__getitem__)
                 answer = server.answers(event)[0]
                 physical = answer["PhysicalResourceId"]
-                summary = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
-                lambda_calls = sum(n for op, n in calls.items() if op.startswith("lambda:"))
-                print(f"| {label} | {answer['Data'].get('Action')} | {lambda_calls} | {summary} |")
+                services = " | ".join(str(n) for n in by_service(calls))
+                action = answer["Data"].get("Action")
+                print(f"| {label} | {action} | {sum(calls.values())} | {services} | {detail(calls)} |")
 
-            print("| path | action | Lambda API calls | all calls (ssm: the config's record) |\n|---|---|---|---|")
+            print(f"| path | action | all calls | {' | '.join(SERVICES.values())} | the calls |")
+            print(f"|---|---|---|{'---|' * len(SERVICES)}---|")
             send("Create, no config", "Create", base)
             send("Update, in sync", "Update", base)
             send("Update, one field changed", "Update", base | {RETRY_ATTEMPTS: 0})

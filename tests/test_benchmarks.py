@@ -20,8 +20,9 @@ SECTIONS = (
     "### Synth time in process (construct + synth, jsii kernel warm)",
     NEW_PROCESS,
     "## Linearity",
-    "## Lambda API calls per life-cycle path",
+    "## API calls per life-cycle path",
     "## Handler latency",
+    "## What a stack pays for AsyncInvokeConfig",
     "## Drift check",
 )
 
