@@ -1,0 +1,115 @@
+"""The handler sections of benchmarks/compare.py, against LocalStack: API calls per life-cycle path (ours beside
+AwsCustomResource's), handler latency and cold start, and the drift check."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import drift_check
+import emulator
+import peer_calls
+import peers
+from cases import OURS, PEER
+from figures import Plan, percentile, spread
+
+import handler
+from handler import SERVICES, PathCalls, by_service, detail
+
+
+def calls_per_path(calls: dict[str, dict[str, PathCalls]], why: str | None) -> None:
+    print("\n## API calls per life-cycle path (a config with retry attempts, age and an SQS destination)\n")
+    print(
+        "Every call each handler makes, by service and operation. Ours: counted in its process; Lambda: the config; "
+        "SSM: the config's claim (created only if absent, kept while the config is ours) and the lock its resource "
+        "holds while an event runs (written and deleted by that event); CloudFormation: its stack's status, read as "
+        "a Create or Update begins and again as it ends (the event undoes itself when its stack is no longer "
+        "deploying). A redeploy in sync sends a config no event: ours is the drift check's Update, which reads the "
+        f"config. {PEER}'s: counted by a proxy between its Node handler and LocalStack. SSM parameters: the config's "
+        "claims once the event is answered (the locks its event held meanwhile).\n"
+    )
+    names = list(SERVICES.values())
+    print(f"| path | handler | all calls | {' | '.join(names)} | SSM parameters | the calls |")
+    print(f"|---|---|---|{'---|' * len(names)}---|---|")
+    for path, ours in calls[OURS].items():
+        print(
+            f"| {path} | {OURS} | {sum(ours.calls.values())} | {' | '.join(map(str, by_service(ours.calls)))} "
+            f"| {ours.parameters} | {detail(ours.calls)} |"
+        )
+        if PEER not in calls:
+            print(f"| {path} | {PEER} | not run: {why} |{' |' * (len(names) + 2)}")
+            continue
+        peer = calls[PEER].get(path, PathCalls()).calls
+        what = detail(peer) or peer_calls.NO_EVENT.get(path, "none")
+        print(f"| {path} | {PEER} | {sum(peer.values())} | {' | '.join(map(str, by_service(peer)))} | 0 | {what} |")
+
+
+def handlers(plan: Plan, endpoint: str) -> dict[str, PathCalls]:
+    """The calls per path of both handlers and their latency; returns ours' calls per path."""
+    why = peers.unavailable()
+    work = peers.workdir()
+    asset = None
+    if why is None:
+        try:
+            asset = peers.peer_asset(work / "cdk.out")
+        except (FileNotFoundError, ValueError) as error:
+            why = str(error)
+    calls: dict[str, dict[str, PathCalls]] = {}
+    lam = emulator.client(endpoint, "lambda")
+    queue = emulator.client(endpoint, "sqs").create_queue(QueueName=f"bench-{os.getpid()}")["QueueUrl"]
+    queue_arn = emulator.client(endpoint, "sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    calls[OURS] = handler.paths(endpoint, queue_arn)
+    with contextlib.ExitStack() as context:
+        log = context.enter_context((work / "handlers.log").open("wb"))
+        try:
+            server, cert = context.enter_context(peers.https_answers(work))
+        except OSError as error:  # AwsCustomResource's handler answers on port 443 only; ours runs on any port
+            why, asset = str(error), None
+            server, cert = context.enter_context(peers.https_answers(work, port=0))
+        sides = peers.sides(endpoint, cert, asset, server.url)
+        if asset is not None:
+            counted = peer_calls.peer_path_calls(server, sides[1], lam, queue_arn, log)
+            calls[PEER] = {path: PathCalls(found) for path, found in counted.items()}
+        calls_per_path(calls, why)
+
+        print("\n## Handler latency against LocalStack (ms; answer PUT over https to a loopback server included)\n")
+        print(
+            f"Warm: one process per run, {plan.cycles} cycles of Create (new, with a destination), Update (one field "
+            f"changed), Delete after a warm-up cycle; p50 and p95 of each run, then median (min-max) over {plan.runs} "
+            "runs. Cold: a new process's first event (a Create), from spawn to its answer, and in the process from "
+            "before its first import.\n"
+        )
+        print("| handler | event | warm p50 | warm p95 |\n|---|---|---|---|")
+        colds: dict[str, tuple[list[float], list[float]]] = {}
+        for side in sides:
+            runs = [peers.lifecycle_latency(server, side, lam, queue_arn, plan.cycles, log) for _ in range(plan.runs)]
+            for kind in ("Create", "Update", "Delete"):
+                p50 = [percentile(run[kind], 0.5) for run in runs]
+                p95 = [percentile(run[kind], 0.95) for run in runs]
+                print(f"| {side.name} | {kind} | {spread(p50, digits=1)} | {spread(p95, digits=1)} |")
+            cold = [peers.cold_start(server, side, lam, queue_arn, log) for _ in range(plan.runs)]
+            colds[side.name] = ([wall for wall, _ in cold], [inner for _, inner in cold])
+        if asset is None:
+            print(f"| {PEER} | - | not run: {why} | |")
+        print("\n| handler | cold start: spawn to answer | import + first event, in process |\n|---|---|---|")
+        for name, (wall, inner) in colds.items():
+            print(f"| {name} | {spread(wall, digits=0)} | {spread(inner, digits=0)} |")
+    return calls[OURS]
+
+
+def drift(plan: Plan, endpoint: str) -> None:
+    print("\n## Drift check (ours only: neither peer reads the live config)\n")
+    print("One in ten configs changed out of band before the check; time of the check's Update event.\n")
+    names = list(SERVICES.values())
+    print(f"| configs | time, s | result | all calls | {' | '.join(names)} | the calls |")
+    print(f"|---|---|---|---|{'---|' * len(names)}---|")
+    for count in plan.drift_sizes:
+        checks = [drift_check.run(endpoint, count) for _ in range(plan.runs)]
+        last = checks[-1]
+        print(
+            f"| {count} | {spread([check.seconds for check in checks])} | {last.checked} checked, "
+            f"{last.corrected} corrected | {sum(last.calls.values())} | {' | '.join(map(str, by_service(last.calls)))} "
+            f"| {detail(last.calls)} |"
+        )
