@@ -6,42 +6,34 @@ from __future__ import annotations
 import contextlib
 import os
 
+import calls as calls_module
 import drift_check
 import emulator
 import peer_calls
 import peers
+from calls import SERVICES, PathCalls, by_service, detail
 from cases import OURS, PEER
 from figures import Plan, percentile, spread
 
 import handler
-from handler import SERVICES, PathCalls, by_service, detail
 
 
-def calls_per_path(calls: dict[str, dict[str, PathCalls]], why: str | None) -> None:
-    print("\n## API calls per life-cycle path (a config with retry attempts, age and an SQS destination)\n")
+def calls_per_path(calls: dict[str, dict[str, PathCalls]], missing: dict[str, str]) -> None:
+    print("\n## API calls per life-cycle path\n")
     print(
-        "Every call each handler makes, by service and operation. Ours: counted in its process; Lambda: the config; "
-        "SSM: the config's claim (created only if absent, kept while the config is ours) and the lock its resource "
-        "holds while an event runs (written and deleted by that event); CloudFormation: its stack's status, read as "
-        "a Create or Update begins and again as it ends (the event undoes itself when its stack is no longer "
-        "deploying). A redeploy in sync sends a config no event: ours is the drift check's Update, which reads the "
-        f"config. {PEER}'s: counted by a proxy between its Node handler and LocalStack. SSM parameters: the config's "
-        "claims once the event is answered (the locks its event held meanwhile).\n"
+        "Every call each handler makes on each path, by service and operation, in this order on one function, each "
+        "path from where the last left it. A config declares retry attempts, a maximum event age of 1 hour and an SQS "
+        "queue on failure (until the destination is removed). Ours: counted in its process. Lambda: the config. SSM: "
+        "the config's claim (read, created only if absent, kept while the config is ours) and the lock its resource "
+        "holds while an event runs (written and deleted by that event). CloudFormation: its stack's status "
+        "(DescribeStacks), read as a Create or Update begins and again after its writes (the event undoes itself "
+        "when its stack is no longer deploying). A redeploy sends a config resource no event, its properties being "
+        "unchanged: what runs is ours' drift check, over its one config here. Borrowed: a config made out of band "
+        f"before the Create; as found: that config, as it was before the Create. {PEER}'s calls: counted by a proxy "
+        "between its Node handler and LocalStack. Left live: the config after the path, read back. SSM parameters "
+        "after: the config's claims once the event is answered (and the locks its event held meanwhile).\n"
     )
-    names = list(SERVICES.values())
-    print(f"| path | handler | all calls | {' | '.join(names)} | SSM parameters | the calls |")
-    print(f"|---|---|---|{'---|' * len(names)}---|---|")
-    for path, ours in calls[OURS].items():
-        print(
-            f"| {path} | {OURS} | {sum(ours.calls.values())} | {' | '.join(map(str, by_service(ours.calls)))} "
-            f"| {ours.parameters} | {detail(ours.calls)} |"
-        )
-        if PEER not in calls:
-            print(f"| {path} | {PEER} | not run: {why} |{' |' * (len(names) + 2)}")
-            continue
-        peer = calls[PEER].get(path, PathCalls()).calls
-        what = detail(peer) or peer_calls.NO_EVENT.get(path, "none")
-        print(f"| {path} | {PEER} | {sum(peer.values())} | {' | '.join(map(str, by_service(peer)))} | 0 | {what} |")
+    print("\n".join(calls_module.table(calls, missing)))
 
 
 def handlers(plan: Plan, endpoint: str) -> dict[str, PathCalls]:
@@ -70,9 +62,8 @@ def handlers(plan: Plan, endpoint: str) -> dict[str, PathCalls]:
             server, cert = context.enter_context(peers.https_answers(work, port=0))
         sides = peers.sides(endpoint, cert, asset, server.url)
         if asset is not None:
-            counted = peer_calls.peer_path_calls(server, sides[1], lam, queue_arn, log)
-            calls[PEER] = {path: PathCalls(found) for path, found in counted.items()}
-        calls_per_path(calls, why)
+            calls[PEER] = peer_calls.peer_path_calls(server, sides[1], lam, queue_arn, log)
+        calls_per_path(calls, {} if asset is not None else {PEER: str(why)})
 
         print("\n## Handler latency against LocalStack (ms; answer PUT over https to a loopback server included)\n")
         print(

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from calls import PATHS, REDEPLOY, Found, PathCalls, left, live_settings, write_out_of_band
 from cloudformation import ResponseServer
 from natives import create_function
-from peers import EVENT_AGE, Events, Side
+from peers import Events, Side
 
 LAMBDA_PATH = re.compile(r"/2019-09-25/functions/[^/]+/event-invoke-config")
 LAMBDA_OPS = {"GET": "Get", "PUT": "Put", "POST": "Update", "DELETE": "Delete"}
@@ -64,43 +65,34 @@ def counting_proxy(endpoint: str) -> Iterator[tuple[str, Counter[str]]]:
         httpd.server_close()
 
 
-# A path that sends AwsCustomResource no event: CloudFormation calls a custom resource only when its properties change.
-NO_EVENT = {"redeploy in sync": "no event: the properties did not change"}
+# CloudFormation calls a custom resource only when its properties change.
+NO_EVENT = "no event: its properties did not change"
 
 
-def peer_path_calls(
-    server: ResponseServer, side: Side, lam: Any, queue: str, log: IO[bytes]
-) -> dict[str, Counter[str]]:
-    """AwsCustomResource's API calls per life-cycle path, by `service:Operation`, counted by a proxy between its
-    handler and LocalStack. The paths of NO_EVENT are left out: it makes no call on them."""
+def peer_path_calls(server: ResponseServer, side: Side, lam: Any, queue: str, log: IO[bytes]) -> dict[str, PathCalls]:
+    """AwsCustomResource's API calls per life-cycle path (calls.PATHS), by `service:Operation`, counted by a proxy
+    between its handler and LocalStack, with what each left live. A redeploy sends it no event."""
     endpoint = side.env["AWS_ENDPOINT_URL"]
-    found: dict[str, Counter[str]] = {}
+    found: dict[str, PathCalls] = {}
     with counting_proxy(endpoint) as (proxy, calls):
         env = side.env | {"AWS_ENDPOINT_URL": proxy}
         counted = Side(side.name, side.command, env, side.resource_type, side.properties)
         function = create_function(lam, f"paths-{uuid.uuid4().hex[:8]}").split(":")[-1]
         events = Events(server, counted, function, queue)
         process = counted.start(log)
+        seen = Found()
         try:
-
-            def play(path: str, kind: str, retries: int = 1, destination: bool = True) -> None:
+            for step in PATHS:
+                if step.before is not None:
+                    seen.saw(step, write_out_of_band(lam, function, queue, step.before))
                 calls.clear()
-                event = events.event(kind, retries, destination)
-                process.send(event)
-                events.answered(event)
-                found[path] = Counter(calls)
-
-            play("create new", "Create")
-            play("delete", "Delete")
-            lam.put_function_event_invoke_config(
-                FunctionName=function,
-                MaximumRetryAttempts=1,
-                MaximumEventAgeInSeconds=EVENT_AGE,
-                DestinationConfig={"OnFailure": {"Destination": queue}},
-            )
-            play("adopt in sync", "Create")
-            play("one field changed", "Update", retries=0)
-            play("a destination removed", "Update", retries=0, destination=False)
+                if step.kind != REDEPLOY:
+                    event = events.event(step.kind, step.declared.retries, step.declared.destination)
+                    process.send(event)
+                    events.answered(event)
+                live = left(live_settings(lam, function, queue), step, seen)
+                note = NO_EVENT if step.kind == REDEPLOY else ""
+                found[step.name] = PathCalls(Counter(calls), live, note=note)
         finally:
             process.close()
     return found

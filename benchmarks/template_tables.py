@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import stack_cost
 import template_size
+from calls import PATHS, PathCalls
 from cases import CASES, CONSTRUCTS, NATIVE, OURS
 from figures import Plan
 from template_size import RESOURCE_LIMIT, synth
 
-from handler import SERVICES, PathCalls, by_service
+FIRST_DELETE = next(step.name for step in PATHS if step.kind == "Delete")
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,10 @@ def costs(plan: Plan, marginals: dict[tuple[str, str], Marginal], paths: dict[st
             f"| ({key}) {title} | {ours.resources:.2f} ({native.resources:.2f}) | {ours.bytes:,.0f} "
             f"({native.bytes:,.0f}) |"
         )
-    created = paths["create new"]
+    created, deleted = paths[PATHS[0].name], paths[FIRST_DELETE]
     left = sum(path.locks_left for path in paths.values())
     print(
         f"\nSSM parameters per config (outside CloudFormation): {created.claims} claim once it is created "
-        f"({paths['delete'].claims} once deleted), and {created.locks} lock while each of its events runs, deleted "
-        f"by that event (left after the paths above: {left}). API calls per config, by path:"
+        f"({deleted.claims} once deleted), and {created.locks} lock while each of its events runs, deleted by that "
+        f"event (left after all the paths of the calls table: {left}). Its API calls per path are in that table."
     )
-    names = list(SERVICES.values())
-    for path, found in paths.items():
-        services = ", ".join(f"{name} {n}" for name, n in zip(names, by_service(found.calls), strict=True))
-        print(f"- {path}: {sum(found.calls.values())} ({services})")
