@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from cases import CASES, ENV, RETRY_ATTEMPTS, native, ours
+from aws_cdk import aws_lambda as lambda_
+from cases import CASES, ENV, RETRY_ATTEMPTS, imported_arn, native, ours
 from template_size import synth
 
 PROVIDER_ID = "AsyncInvokeConfigProvider"  # the handler's resources: the construct path every stack's holds
@@ -71,7 +72,8 @@ class StackCost:
     bytes include that config's entries, `adds` is what the next config writes into each); `fixed_bytes`, the
     template's growth from no config to one, less what the second config adds; `second`, what the second config
     adds, resource by resource; `own`, its own resource's bytes by key, beside the native resource's (`native`);
-    `none`, resources and bytes a stack without a config gains in each situation named; the handler's code asset."""
+    `none`, resources and bytes a stack without a config gains in each situation named; `options`, those a stack of
+    one config gains with each per-stack option named; the handler's code asset."""
 
     fixed: list[Part]
     fixed_bytes: int
@@ -81,6 +83,7 @@ class StackCost:
     own: dict[str, int]
     native: dict[str, int]
     none: dict[str, tuple[int, int]] = field(default_factory=dict)
+    options: dict[str, tuple[int, int]] = field(default_factory=dict)
     asset_files: int = 0
     asset_bytes: int = 0
 
@@ -95,6 +98,12 @@ def template_of(populate: Callable[[cdk.Stack], object], outdir: str | None = No
     populate(stack)
     template: dict[str, Any] = app.synth().get_stack_by_name("Stack0").template
     return template
+
+
+def gained(before: dict[str, Any], after: dict[str, Any]) -> tuple[int, int]:
+    """The resources and template bytes `after` has beyond `before`."""
+    resources = len(after.get("Resources", {})) - len(before.get("Resources", {}))
+    return resources, file_bytes(after) - file_bytes(before)
 
 
 def resource_parts(template: dict[str, Any], logical_id: str) -> dict[str, int]:
@@ -157,11 +166,29 @@ def stack_cost() -> StackCost:
         "no config, `configure_handler` called": AsyncInvokeConfig.configure_handler,
         "no config, `configure_drift_check` called (no schedule)": AsyncInvokeConfig.configure_drift_check,
     }
-    none = {}
-    for label, populate in situations.items():
-        template = template_of(populate)
-        gained = len(template.get("Resources", {})) - len(base.get("Resources", {}))
-        none[label] = (gained, file_bytes(template) - file_bytes(base))
+    none = {label: gained(base, template_of(populate)) for label, populate in situations.items()}
+
+    def one_config(stack: cdk.Stack) -> None:
+        function = lambda_.Function.from_function_arn(stack, "Fn0", imported_arn(0))
+        AsyncInvokeConfig(stack, "Config0", function=function, retry_attempts=RETRY_ATTEMPTS)
+
+    def both(option: Callable[[cdk.Stack], object]) -> Callable[[cdk.Stack], object]:
+        def populate(stack: cdk.Stack) -> None:
+            one_config(stack)
+            option(stack)
+
+        return populate
+
+    with_one = template_of(one_config)
+    options: dict[str, Callable[[cdk.Stack], object]] = {
+        "`configure_drift_check(schedule=Duration.hours(6))`": (
+            lambda stack: AsyncInvokeConfig.configure_drift_check(stack, schedule=cdk.Duration.hours(6))
+        ),
+        "`configure_drift_check(on_deploy=False)`": (
+            lambda stack: AsyncInvokeConfig.configure_drift_check(stack, on_deploy=False)
+        ),
+    }
+    optional = {label: gained(with_one, template_of(both(option))) for label, option in options.items()}
     return StackCost(
         fixed=fixed,
         fixed_bytes=2 * sizes[1] - sizes[0] - sizes[2],
@@ -171,6 +198,7 @@ def stack_cost() -> StackCost:
         own=resource_parts(templates[2], own_key),
         native=resource_parts(native_template, native_key),
         none=none,
+        options=optional,
         asset_files=len(files),
         asset_bytes=sum(path.stat().st_size for path in files),
     )

@@ -91,6 +91,11 @@ def costs(plan: Plan, marginals: dict[tuple[str, str], Marginal], paths: dict[st
         "before zipping."
     )
 
+    print("\nPer-stack options, over a stack of one config:\n")
+    print("| option | resources it adds | template bytes it adds |\n|---|---|---|")
+    for label, (resources, size) in cost.options.items():
+        print(f"| {label} | {resources:+} | {size:+,} |")
+
     print("\n### Each config\n\nWhat the second config adds, by resource:\n")
     print("| resource | type | bytes | what |\n|---|---|---|---|")
     for part in cost.second:
