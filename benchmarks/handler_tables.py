@@ -4,11 +4,15 @@ AwsCustomResource's), handler latency and cold start, and the drift check."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import urllib.request
+from importlib import metadata
 
 import calls as calls_module
 import drift_check
 import emulator
+import index
 import peer_calls
 import peers
 from calls import SERVICES, PathCalls, by_service, detail
@@ -36,14 +40,22 @@ def calls_per_path(calls: dict[str, dict[str, PathCalls]], missing: dict[str, st
     print("\n".join(calls_module.table(calls, missing)))
 
 
+def localstack_version(endpoint: str) -> str:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=5) as response:
+            return str(json.load(response).get("version", "unknown"))
+    except (OSError, ValueError):
+        return "unknown"
+
+
 def handlers(plan: Plan, endpoint: str) -> dict[str, PathCalls]:
     """The calls per path of both handlers and their latency; returns ours' calls per path."""
     why = peers.unavailable()
     work = peers.workdir()
-    asset = None
+    asset, runtime = None, ""
     if why is None:
         try:
-            asset = peers.peer_asset(work / "cdk.out")
+            asset, runtime = peers.peer_asset(work / "cdk.out")
         except (FileNotFoundError, ValueError) as error:
             why = str(error)
     calls: dict[str, dict[str, PathCalls]] = {}
@@ -65,12 +77,19 @@ def handlers(plan: Plan, endpoint: str) -> dict[str, PathCalls]:
             calls[PEER] = peer_calls.peer_path_calls(server, sides[1], lam, queue_arn, log)
         calls_per_path(calls, {} if asset is not None else {PEER: str(why)})
 
-        print("\n## Handler latency against LocalStack (ms; answer PUT over https to a loopback server included)\n")
+        version = localstack_version(endpoint)
+        print(f"\n## Handler latency against LocalStack {version} (ms; the answer PUT over https included)\n")
         print(
-            f"Warm: one process per run, {plan.cycles} cycles of Create (new, with a destination), Update (one field "
-            f"changed), Delete after a warm-up cycle; p50 and p95 of each run, then median (min-max) over {plan.runs} "
-            "runs. Cold: a new process's first event (a Create), from spawn to its answer, and in the process from "
-            "before its first import.\n"
+            "Wall time, on shared CPUs: noisy (see the top). Warm: one process per run, "
+            f"{plan.cycles} cycles of Create (new, with a destination), Update (one field changed), Delete after a "
+            f"warm-up cycle; p50 and p95 of each run, then median (min-max) over {plan.runs} runs. Cold: a new "
+            "process's first event (a Create), from spawn to its answer, and in the process from before its first "
+            "import: a new local process (interpreter, imports, first client, first event), not a Lambda cold start. "
+            f"Ours loads boto3. {PEER}'s handler is the asset aws-cdk-lib {metadata.version('aws-cdk-lib')} "
+            f"synthesizes for it (runtime `{runtime or 'unknown'}` in Lambda), run here with Node "
+            f"{peers.node_version()} and `@aws-sdk/client-lambda` {peers.sdk_version()} (package-lock.json); it PUTs "
+            "its answer to port 443 whatever port the URL names, so the answer server listens on a loopback address "
+            "of its own with a throwaway self-signed certificate.\n"
         )
         print("| handler | event | warm p50 | warm p95 |\n|---|---|---|---|")
         colds: dict[str, tuple[list[float], list[float]]] = {}
@@ -92,7 +111,12 @@ def handlers(plan: Plan, endpoint: str) -> dict[str, PathCalls]:
 
 def drift(plan: Plan, endpoint: str) -> None:
     print("\n## Drift check (ours only: neither peer reads the live config)\n")
-    print("One in ten configs changed out of band before the check; time of the check's Update event.\n")
+    print(
+        "One in ten configs changed out of band before the check; the time of the check's Update event, against "
+        f"LocalStack. The check is held to {index.DRIFT_CHECK_RATE:g} Lambda API calls a second "
+        "(`DRIFT_CHECK_RATE` in handler/index.py: the account's control-plane quota is shared), which is what its "
+        "time at the larger sizes shows.\n"
+    )
     names = list(SERVICES.values())
     print(f"| configs | time, s | result | all calls | {' | '.join(names)} | the calls |")
     print(f"|---|---|---|---|{'---|' * len(names)}---|")

@@ -49,8 +49,24 @@ def unavailable() -> str | None:
     return None
 
 
-def peer_asset(outdir: Path) -> Path:
-    """The folder of AwsCustomResource's handler code, as `cdk synth` writes it to cdk.out."""
+def node_version() -> str:
+    try:
+        return subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not found"
+
+
+def sdk_version() -> str:
+    """The version of the npm AWS SDK's Lambda client that AwsCustomResource's handler runs with here."""
+    try:
+        return str(json.loads((NODE_SDK / "package.json").read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return "not installed"
+
+
+def peer_asset(outdir: Path) -> tuple[Path, str]:
+    """The folder of AwsCustomResource's handler code, as `cdk synth` writes it to cdk.out, and the Lambda runtime
+    the template gives that handler."""
     import aws_cdk as cdk
     from cases import aws_custom_resource, imported_settings_only
     from template_size import build_stack
@@ -68,7 +84,7 @@ def peer_asset(outdir: Path) -> Path:
     asset = outdir / f"asset.{key}"
     if not (asset / "index.js").is_file():
         raise FileNotFoundError(f"AwsCustomResource's handler asset {asset}/index.js is not in cdk.out")
-    return asset
+    return asset, str(handler["Properties"]["Runtime"])
 
 
 @contextmanager

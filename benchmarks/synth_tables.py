@@ -1,5 +1,6 @@
-"""The synth-time sections of benchmarks/compare.py: in process (jsii kernel warm), as `cdk synth` runs the app (a new
-process), and an app of several stacks against one. Ratios to the native L2 are taken pair by pair within a run."""
+"""The synth sections of benchmarks/compare.py: the calls across the jsii bridge each config costs (counted), synth
+time in process (jsii kernel warm) and as `cdk synth` runs the app (a new process), and an app of several stacks
+against one. Ratios to the native L2 are taken pair by pair within a run."""
 
 from __future__ import annotations
 
@@ -9,12 +10,48 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from cases import CASES, CONSTRUCTS, NATIVE, OURS, PEER
+from cases import CASES, CONSTRUCTS, NATIVE, OURS, PEER, CaseBuild, Declare
 from figures import Plan, spread
+from jsii._kernel.providers import process
 from template_size import RESOURCE_LIMIT, synth
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def bridge_calls(case: CaseBuild, declare: Declare, count: int) -> int:
+    """The requests the Python side sends to the jsii kernel while an app of `count` configs is built and
+    synthesized."""
+    sent = 0
+    send = process._NodeProcess.send
+
+    def counting(self: Any, request: Any, response_type: Any) -> Any:
+        nonlocal sent
+        sent += 1
+        return send(self, request, response_type)
+
+    process._NodeProcess.send = counting  # type: ignore[method-assign]
+    try:
+        synth(case, declare, count)
+    finally:
+        process._NodeProcess.send = send  # type: ignore[method-assign]
+    return sent
+
+
+def bridge(plan: Plan) -> None:
+    low, high = plan.sizes[-2], plan.sizes[-1]
+    print("\n## Calls across the jsii bridge per config (counted, not timed)\n")
+    print(
+        "Each call from Python to aws-cdk-lib's JavaScript kernel is a round trip between the Python process and the "
+        f"kernel's Node process. Per config: (calls at {high} configs - calls at {low}) / {high - low}, each config "
+        "built and synthesized as its case does (the function or its import, and the destinations, included).\n"
+    )
+    print(f"| case | {' | '.join(CONSTRUCTS)} |\n|---|---|---|---|")
+    for key, (title, case) in CASES.items():
+        synth(case, CONSTRUCTS[OURS], 1)  # the kernel's first use of each type, not counted
+        per = [bridge_calls(case, declare, high) - bridge_calls(case, declare, low) for declare in CONSTRUCTS.values()]
+        print(f"| ({key}) {title} | {' | '.join(f'{n / (high - low):.1f}' for n in per)} |")
 
 
 SYNTH_HEADER = (
