@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import config_events
 import emulator
 import iam
 import index
@@ -310,18 +311,19 @@ def test_response_put_refused_with_503_is_retried_until_accepted(aws, tally, ref
     assert refused == refusals * 12
 
 
-@pytest.mark.parametrize("budget", [2.5, 1.25])
+@pytest.mark.parametrize("budget", [4.0, 1.5])
 def test_every_call_slowed_to_near_the_deadline(aws, tally, budget):
-    """Each call 0.5 s late, and the deadline (the context's time less the handler's margins) `budget` seconds away:
-    at 2.5 s an event's four calls (the most a life cycle here needs) just fit; at 1.25 s a Create's fourth call, its
-    write to Lambda, would start too late (so it fails, with its record written), while its rollback's three calls
-    fit. Real time: slowness is the fault."""
+    """Each call 0.5 s late, and a Create's or an Update's deadline `budget` seconds away (the context's time less
+    the handler's margins and the time such an event leaves the events that wait for it, `WAIT_RESERVE`): at 4 s the
+    six Lambda and SSM calls of a Create or an Update (the most a life cycle here needs) fit; at 1.5 s a Create runs
+    out of time before it writes its claim, so it fails having written nothing, and its rollback's Delete succeeds.
+    Real time: slowness is the fault."""
     slow = [Fault("lambda", delay=0.5), Fault("ssm", delay=0.5)]
-    margins = index.DEADLINE_MARGIN + index.CALL_TIMEOUT
+    margins = index.DEADLINE_MARGIN + index.CALL_TIMEOUT + config_events.WAIT_RESERVE
 
     harness = run(aws, Injector(slow), 4, context_seconds=margins + budget, warp=False, threads=4)
 
-    kind = f"Lambda and SSM: every call 0.5 s late, the handler's deadline {budget} s away"
+    kind = f"Lambda and SSM: every call 0.5 s late, a Create's or an Update's deadline {budget:g} s away"
     tally.add(SUITE, kind, harness.events, harness.outcome(), EVENTS)
     assert harness.wrong == []
 
