@@ -9,7 +9,7 @@ only once its last owner has let go of it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import stack
@@ -50,9 +50,9 @@ def take(
 ) -> tuple[Claimed, dict[str, Any] | None]:
     """Claim the config for `owner` before it is written: a new claim if there is none (or a successor of one whose
     owner is gone), this stack's own claim rewritten otherwise. Refused, untouching, when another live resource owns
-    it. A claim created meanwhile by another event makes this one decide again. Returns the claim and the live config,
-    read (`read_live`) after the claims: a last owner gives the config back before it releases its claim, so a config
-    read once no claim stands is as that owner left it."""
+    it. A claim created meanwhile by another event makes this one decide again. Returns the claim and the live config
+    (`read_live`), read again once a new claim stands (`settled`): a last owner gives the config back before it
+    releases its claim, so a config read once this claim stands is as that owner left it."""
     config_arn = target.arn(owner.stack_id)
     for _ in range(ATTEMPTS):
         link = records.find(target)
@@ -73,12 +73,44 @@ def take(
             created = records.create(name, ownership.record)
             if created is None:
                 continue  # claimed by another event since it was read
-            return Claimed(Link(name, created, link.base), ownership, None, True), live
+            claimed = Claimed(Link(name, created, link.base), ownership, None, True)
+            return settled(records, claimed, owner, declared, retain, read_live, live, first)
         if ownership.action == KEEP and ownership.record == found:
             return Claimed(link, ownership, found, False), live
         records.overwrite(link.name, ownership.record)
         return Claimed(Link(link.name, ownership.record, link.base), ownership, found, False), live
     raise Refused(f"{target} was claimed by other events while this one claimed it; deploy again.")
+
+
+def settled(
+    records: Records,
+    claimed: Claimed,
+    owner: Owner,
+    declared: Settings,
+    retain: bool,
+    read_live: Callable[[], dict[str, Any] | None],
+    live: dict[str, Any] | None,
+    first: bool,
+) -> tuple[Claimed, dict[str, Any] | None]:
+    """A claim just created, and the live config read again now that it stands: the read before it may have caught
+    another event's writes between its claim and its undoing (that event claimed after this one found no claim, and let
+    go before this one claimed). Read now, the config is as its last owner left it; the claim is rewritten if what it
+    found differs."""
+    now = read_live()
+    found = from_api(now) if now else None
+    if found == (from_api(live) if live else None):
+        return claimed, now
+    decision(
+        "found_changed_while_claiming",
+        function=claimed.link.name,
+        before=from_api(live).labelled() if live else None,
+        now=found.labelled() if found else None,
+    )
+    ownership = claim(owner, declared, retain, None, found, first)
+    assert ownership.record is not None
+    record = replace(ownership.record, claim_id=claimed.record.claim_id, version=claimed.record.version)
+    records.overwrite(claimed.link.name, record)
+    return Claimed(Link(claimed.link.name, record, claimed.link.base), ownership, None, True), now
 
 
 def undo(records: Records, claimed: Claimed) -> None:

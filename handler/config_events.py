@@ -61,12 +61,16 @@ def configure(event: Mapping[str, Any], services: Services) -> Outcome:
             raise Cancelled(f"the stack is {status}: this event was cancelled or delivered late; nothing was changed.")
         # It ends (done, or undone) before any event that waits for it gives up (`WAIT_RESERVE`).
         services.deadline.at -= WAIT_RESERVE
-    with services.one_at_a_time(owner, str(event.get("RequestId", "")), WAIT_RESERVE if rollback else 0.0) as held:
-        if not held and not rollback:
+    with services.one_at_a_time(owner, str(event.get("RequestId", "")), WAIT_RESERVE if rollback else 0.0) as hold:
+        if not hold.held and not rollback:
             raise Busy(f"another event of resource {owner.logical_id} still runs; deploy again.")
-        if not held:
+        if not hold.held:
             decision("left_to_running_event", request=kind, function=str(target))
             return Outcome(str(event.get("PhysicalResourceId") or target.arn(owner.stack_id)))
+        if hold.waited and not rollback:  # the event it waited for may have been this one's Delete, now answered
+            status = stack.status(services.stack, owner.stack_id)
+            if status not in deploying:
+                raise Cancelled(f"the stack is {status}: this event was cancelled as it waited; nothing was changed.")
         first = kind == "Create" or event.get("PhysicalResourceId") != target.arn(owner.stack_id)
         retain = declared.removal_policy == REMOVAL_RETAIN
         claimed, live = claims.take(  # reads the config before any write: IAM refuses a function no config declares
@@ -151,8 +155,8 @@ def remove(event: Mapping[str, Any], services: Services) -> Outcome:
         decision("delete_skipped", physical_id=physical_id, reason="not a config this resource created")
         return Outcome(physical_id)
     owner = owner_of(event)
-    with services.one_at_a_time(owner, str(event.get("RequestId", "")), WAIT_RESERVE) as held:
-        if not held:
+    with services.one_at_a_time(owner, str(event.get("RequestId", "")), WAIT_RESERVE) as hold:
+        if not hold.held:
             decision("left_to_running_event", request="Delete", function=str(target))
             return Outcome(physical_id)
         retain = str((event.get("ResourceProperties") or {}).get(REMOVAL_POLICY, "")).lower() == REMOVAL_RETAIN

@@ -30,6 +30,7 @@ class Lock:
     name: str
     wall: Callable[[], float]
     sleep: Callable[[float], None]
+    waited: bool = False  # another event held it first: the world may have moved on meanwhile
 
     def acquire(self, holder: dict[str, str], until: float, give_up: Deadline) -> bool:
         """Hold the lock (True), waiting while another live event holds it; False once `give_up` has passed."""
@@ -44,6 +45,7 @@ class Lock:
                 if error_code(error) != "ParameterAlreadyExists":
                     raise Unavailable(f"{self.name}: {error_code(error)}") from error
             held = self._held()
+            self.waited = True
             if give_up.remaining() <= 0:
                 decision("lock_not_acquired", lock=self.name, holder=held)
                 return False

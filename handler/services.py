@@ -34,6 +34,15 @@ class Outcome:
         return {DATA_FUNCTION_ARN: arn, DATA_ACTION: self.action, DATA_CHANGED_FIELDS: ",".join(self.changed)}
 
 
+@dataclass(frozen=True)
+class Hold:
+    """A resource's lock, as an event came to hold it: `held` (or not, its wait over), and whether it `waited` for
+    another event of the resource first."""
+
+    held: bool
+    waited: bool
+
+
 @dataclass
 class Services:
     """What a request needs from AWS: each client made on first use, every call bounded by the deadline."""
@@ -64,8 +73,8 @@ class Services:
         return Api(self.client("cloudformation"), self.deadline, self.sleep)
 
     @contextlib.contextmanager
-    def one_at_a_time(self, owner: Owner, request_id: str, reserve: float = 0.0) -> Iterator[bool]:
-        """Hold the lock of the resource `owner` while the block runs (True); False when it could not be had `reserve`
+    def one_at_a_time(self, owner: Owner, request_id: str, reserve: float = 0.0) -> Iterator[Hold]:
+        """Hold the lock of the resource `owner` while the block runs; not held when it could not be had `reserve`
         seconds before the deadline."""
         lock = Lock(self.ssm, lock_name(owner.stack_id, owner.logical_id), self.wall, self.sleep)
         holder = {"request": request_id, "run": uuid.uuid4().hex[:12]}
@@ -73,10 +82,10 @@ class Services:
             held = lock.acquire(holder, self.ends_at, Deadline(self.deadline.at - reserve, self.deadline.clock))
         except Unavailable as error:  # the event runs as it would without it: its own writes fail the same way
             decision("lock_unavailable", lock=lock.name, error=str(error))
-            yield True
+            yield Hold(True, False)
             return
         try:
-            yield held
+            yield Hold(held, lock.waited)
         finally:
             if held:
                 try:

@@ -170,3 +170,15 @@ def synthesized_policy(functions: list[str] | list[tuple[str, str | None]], stac
         r["Properties"]["PolicyDocument"] for r in resolved.values() if r["Type"] == "AWS::IAM::ManagedPolicy"
     ]
     return [statement for document in documents for statement in document["Statement"]]
+
+
+def retained(build: Callable[[cdk.Stack], Any]) -> Callable[[cdk.Stack], None]:
+    """The config resources with DeletionPolicy Retain, as an organisation-wide aspect sets it."""
+
+    def keep(stack: cdk.Stack) -> None:
+        build(stack)
+        for node in stack.node.find_all():
+            if isinstance(node, cdk.CfnResource) and node.cfn_resource_type == "Custom::LambdaAsyncInvokeConfig":
+                node.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+
+    return keep

@@ -14,7 +14,8 @@ import boto3
 import emulator
 import iam
 from async_invoke_config import cli
-from test_findings import retained
+from stack_harness import retained
+from test_drift_report import readme_policy
 from test_scenarios import config, ok
 
 # The policy the README gives an operator's role for `claims` and `release` (account and region of the emulator).
@@ -54,6 +55,20 @@ def command(h: Any, monkeypatch: Any, *argv: str, own_session: bool = True) -> R
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(list(argv), session=session, out=out, err=err)
     return Run(code, out.getvalue(), err.getvalue(), calls)
+
+
+@dataclass
+class Policed:
+    """A boto3 session stand-in whose clients (but STS's GetCallerIdentity, which needs no grant) are checked
+    against `world`'s policy."""
+
+    h: Any
+    world: iam.World
+    region_name: str = "us-east-1"
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        client = emulator.client(self.h.server.url if service == "cloudformation" else self.h.aws.endpoint, service)
+        return client if service == "sts" else iam.install(client, self.world)
 
 
 def stale(h: Any, name: str) -> tuple[str, str]:
@@ -127,19 +142,13 @@ def test_the_operator_policy_the_readme_gives_is_enough(h, monkeypatch):
     function, _ = stale(h, "operated")
     world = iam.World(OPERATOR_POLICY)
 
-    class Session:
-        region_name = "us-east-1"
-
-        def client(self, service: str, **kwargs: Any) -> Any:
-            endpoint = h.server.url if service == "cloudformation" else h.aws.endpoint
-            client = emulator.client(endpoint, service)
-            return client if service == "sts" else iam.install(client, world)  # GetCallerIdentity needs no grant
-
     listing = io.StringIO()
-    listed = cli.main(["claims"], session=Session(), out=io.StringIO(), err=listing)
+    listed = cli.main(["claims"], session=Policed(h, world), out=io.StringIO(), err=listing)
     assert listed == 1, listing.getvalue()
     err = io.StringIO()
-    released = cli.main(["release", "--function", function, "--yes"], session=Session(), out=io.StringIO(), err=err)
+    released = cli.main(
+        ["release", "--function", function, "--yes"], session=Policed(h, world), out=io.StringIO(), err=err
+    )
 
     assert (listed, released) == (1, 0), err.getvalue()
     assert world.denied == []
@@ -149,3 +158,18 @@ def test_the_operator_policy_the_readme_gives_is_enough(h, monkeypatch):
         "cloudformation:DescribeStacks",
     }
     assert h.record(function) is None
+
+
+def test_the_drift_reports_readme_policy_reads_a_config_taken_over_from_a_stale_claim(h):
+    function, _ = stale(h, "succeeded")
+    ok(h.deploy("Successor", lambda s: config(s, "Config", function, retry_attempts=2)), "CREATE_COMPLETE")
+    stack = h.stacks["Successor"].cloud.stack_id.split("/")[1]
+    world = iam.World(readme_policy(stack))
+    out, err = io.StringIO(), io.StringIO()
+
+    code = cli.main(["drift", "--stack", stack], session=Policed(h, world), out=out, err=err)
+
+    assert (code, err.getvalue()) == (0, ""), out.getvalue()
+    assert "1 config, in sync" in out.getvalue() or "all in sync" in out.getvalue(), out.getvalue()
+    assert world.denied == []
+    assert "ssm:GetParameter" in {action for action, _, _ in world.calls}  # the successor claim, read by name

@@ -37,7 +37,11 @@ README_POLICY: list[dict[str, Any]] = [
         "Action": ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
         "Resource": "arn:aws:cloudformation:*:*:stack/{stack}/*",
     },
-    {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": "arn:aws:ssm:*:*:parameter/async-invoke-config/*"},
+    {
+        "Effect": "Allow",
+        "Action": ["ssm:GetParameters", "ssm:GetParameter"],
+        "Resource": "arn:aws:ssm:us-east-1:000000000000:parameter/async-invoke-config/000000000000/us-east-1/*",
+    },
     {"Effect": "Allow", "Action": "lambda:GetFunctionEventInvokeConfig", "Resource": "arn:aws:lambda:*:*:function:*"},
 ]
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from cloudformation import ResponseServer, new_stack_id
+from config_lines import settings_of
 from local_cloud import LocalCloudFormation
 from local_function import LocalFunction, handler_asset
 from natives import create_function
-from rehearsal import settings_of
 from template import CONFIG_TYPE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from botocore.compat import HTTPHeaders
 from cloudformation import Context, ResponseServer, StaticStack, new_stack_id
 from contract import claim_name
 from natives import create_function
-from stack_harness import claims_of, synthesized_policy
+from stack_harness import claims_of, retained, synthesized_policy
 from test_scenarios import config, explain, ok
 
 BORROWED = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600}
@@ -176,6 +176,40 @@ def test_1_a_cancelled_create_races_its_own_delete_and_the_delete_wins(aws, serv
         assert created["Status"] == "FAILED" and "cancelled or delivered late" in created["Reason"], created
 
 
+def test_1_a_create_that_waited_for_its_copy_while_its_delete_was_answered_changes_nothing(aws, server):
+    """A Create delivered twice: the copy holds the resource's lock, the stack fails elsewhere, the copy undoes
+    itself and the Delete is answered (CloudFormation then deletes the grants); the first delivery, which waited for
+    the lock all along, must not write once it has it (seen at interleaving seed 37)."""
+    function = f"f1w-{uuid.uuid4().hex[:8]}"
+    create_function(aws.client("lambda"), function)
+    aws.client("lambda").put_function_event_invoke_config(FunctionName=function, **BORROWED)
+    stack_id, view = stack_of(server, "Waited", "CREATE_IN_PROGRESS")
+    handler = Pausing(aws, server, stack_id, [function])
+    declared = properties(function)
+    copy_stopped, copy_go_on = handler.pause("copy", "GetFunctionEventInvokeConfig")
+    copy = handler.start("copy", "Create", declared)
+    assert copy_stopped.wait(60)  # the copy holds the lock
+    waiting, go_on = handler.pause("create", "GetParameter")  # its first read of the lock another event holds
+    original = handler.start("create", "Create", declared)
+    assert waiting.wait(60)
+
+    view.status = "ROLLBACK_IN_PROGRESS"
+    copy_go_on.set()
+    undone = copy()
+    deleted = handler.run("delete", "Delete", declared, physical_id=f"Waited-Config-{uuid.uuid4().hex[:12]}")
+    handler.world.statements = [  # the rollback goes on: the config answered, the policy that grants it is deleted
+        statement for statement in handler.world.statements if "lambda:" not in json.dumps(statement["Action"])
+    ]
+    go_on.set()
+    created = original()
+
+    assert undone["Status"] == "FAILED" and deleted["Status"] == "SUCCESS", (undone, deleted)
+    assert created["Status"] == "FAILED" and "cancelled as it waited" in created["Reason"], created
+    assert settings(aws, function) == BORROWED
+    assert claims(aws, function) == []
+    assert handler.world.denied == []
+
+
 # 2. A stack's Delete races another stack's claim: the config is given back before the claim is released.
 
 
@@ -235,18 +269,6 @@ def test_3_a_rollback_whose_function_is_gone_completes(h):
 
 
 # 4. A stale claim is taken over, with a log line naming the old owner.
-
-
-def retained(build: Callable[[cdk.Stack], Any]) -> Callable[[cdk.Stack], None]:
-    """The config resources with DeletionPolicy Retain, as an organisation-wide aspect sets it."""
-
-    def keep(stack: cdk.Stack) -> None:
-        build(stack)
-        for node in stack.node.find_all():
-            if isinstance(node, cdk.CfnResource) and node.cfn_resource_type == "Custom::LambdaAsyncInvokeConfig":
-                node.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-
-    return keep
 
 
 @pytest.mark.parametrize("who", ["the same app, redeployed", "another stack"])

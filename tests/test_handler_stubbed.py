@@ -122,14 +122,17 @@ class Harness:
         assert len(self.opener.bodies) == 1, self.opener.bodies
         return self.opener.bodies[0]
 
-    def get(self, body: dict | None, params: dict = TARGET) -> None:
-        if body is None:
-            code, message, status = error("get_function_doesnotexist")
-            self.stub.add_client_error(
-                "get_function_event_invoke_config", code, message, status, expected_params=params
-            )
-        else:
-            self.stub.add_response("get_function_event_invoke_config", body, params)
+    def get(self, body: dict | None, params: dict = TARGET, claiming: bool | None = None) -> None:
+        """Lambda's answer to a read of the config; twice when the event claims it afresh (no claim stands yet): it
+        reads the config before its claim and again once the claim stands (`claims.settled`)."""
+        for _ in range(2 if (self.record() is None if claiming is None else claiming) else 1):
+            if body is None:
+                code, message, status = error("get_function_doesnotexist")
+                self.stub.add_client_error(
+                    "get_function_event_invoke_config", code, message, status, expected_params=params
+                )
+            else:
+                self.stub.add_response("get_function_event_invoke_config", body, params)
 
 
 @pytest.fixture
@@ -413,8 +416,8 @@ def test_a_claim_that_meets_another_stacks_claim_is_refused(h, monkeypatch):
         return put_parameter(**params)
 
     monkeypatch.setattr(h.ssm, "put_parameter", claimed_meanwhile)
-    h.get(None)
-    h.get(None)  # read again, deciding again on the claim that now stands
+    h.get(None, claiming=False)  # its claim is refused: decided again, on a new read
+    h.get(None, claiming=False)
 
     body = h.run(load("create"))
     calls = list(h.ssm.calls)
@@ -447,8 +450,8 @@ def test_a_second_claim_by_the_same_stack_meanwhile_is_decided_again(h, monkeypa
         return put_parameter(**params)
 
     monkeypatch.setattr(h.ssm, "put_parameter", claimed_meanwhile)
-    h.get(None)
-    h.get(None)  # read again, deciding again on the claim that now stands
+    h.get(None, claiming=False)  # its claim is refused: decided again, on a new read
+    h.get(None, claiming=False)
     h.stub.add_response("put_function_event_invoke_config", IN_SYNC, TARGET | DECLARED)
 
     body = h.run(load("create"))
@@ -470,7 +473,7 @@ def test_failed_create_of_adopted_config_leaves_it_and_no_record(h):
         status,
         expected_params=TARGET | {"MaximumRetryAttempts": 1},
     )
-    h.get(IN_SYNC | {"MaximumRetryAttempts": 2})  # the undo reads it back: unchanged, nothing to write
+    h.get(IN_SYNC | {"MaximumRetryAttempts": 2}, claiming=False)  # the undo reads it back: unchanged, no write
     created = h.run(load("create"))
     rollback = load("delete") | {"PhysicalResourceId": created["PhysicalResourceId"]}
     h.opener.bodies.clear()
@@ -508,7 +511,7 @@ def test_a_record_that_cannot_be_written_fails_the_event_before_the_config_is_to
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "PutParameter")
 
     monkeypatch.setattr(h.ssm, "put_parameter", refuse)
-    h.get(None)
+    h.get(None, claiming=False)  # read once: the claim is never written
 
     body = h.run(load("create"), seconds=FORWARD_SHORT)
 
@@ -792,3 +795,20 @@ def test_one_log_record_per_decision_its_fields_at_the_top_level_of_the_json_lin
         "event": "converged",
     }
     assert (line["action"], line["live_before"]["MaximumRetryAttempts"]) == ("update", 2)
+
+
+def test_a_config_changed_between_the_first_read_and_the_claim_is_found_as_it_is_once_the_claim_stands(h):
+    """Another stack claimed and wrote the config after this event found no claim, then undid its writes and let go
+    before this event claimed: the first read caught that stack's writes; the read once the claim stands is what the
+    claim records as found, and what the event writes against (interleaving seed 69)."""
+    h.get(IN_SYNC | {"MaximumRetryAttempts": 0}, claiming=False)  # another stack's write, undone since
+    h.get(IN_SYNC | {"MaximumRetryAttempts": 2}, claiming=False)  # as it was found, before that stack
+    h.stub.add_response("update_function_event_invoke_config", IN_SYNC, TARGET | {"MaximumRetryAttempts": 1})
+
+    body = h.run(load("create"))
+
+    h.stub.assert_no_pending_responses()
+    assert body["Status"] == "SUCCESS", body
+    record = h.record()
+    assert record is not None and record.owner == OWNER
+    assert record.prior == from_api(IN_SYNC | {"MaximumRetryAttempts": 2})

@@ -16,6 +16,7 @@ from async_invoke_config import AsyncInvokeConfig
 from cloudformation import ResponseServer
 from interleavings import PLACEHOLDER, World, template
 from scheduler import Scheduler
+from stack_harness import retained
 
 
 def seeds(count: int) -> list[int]:
@@ -53,7 +54,7 @@ def configs(count: int, retry: int = 1, retain: bool = False) -> Any:
 BORROWED = {1: {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600}}
 
 
-@pytest.mark.parametrize("seed", seeds(20))
+@pytest.mark.parametrize("seed", seeds(40))
 def test_a_failed_stack_create_cancels_the_creates_still_running(aws, server, seed):
     """Four configs created at once, one on a function that does not exist: its Create fails, the others still
     running are cancelled and their Deletes sent at once, while they may still run."""
@@ -87,7 +88,7 @@ def failing(build: Any, function: int) -> Any:
     return both
 
 
-@pytest.mark.parametrize("seed", seeds(20))
+@pytest.mark.parametrize("seed", seeds(40))
 def test_an_update_that_fails_rolls_back_every_change_however_its_events_interleave(aws, server, seed):
     """An update that changes, renames, retargets and adds configs at once fails: the Updates and Creates still
     running are cancelled (rollback Updates and Deletes sent at once), the others rolled back."""
@@ -102,7 +103,7 @@ def test_an_update_that_fails_rolls_back_every_change_however_its_events_interle
     w.check()
 
 
-@pytest.mark.parametrize("seed", seeds(20))
+@pytest.mark.parametrize("seed", seeds(40))
 def test_an_update_that_succeeds_moves_every_config_however_its_events_interleave(aws, server, seed):
     w = world(aws, server, seed)
     w.functions(5, existing=BORROWED)
@@ -117,7 +118,7 @@ def test_an_update_that_succeeds_moves_every_config_however_its_events_interleav
     w.check()
 
 
-@pytest.mark.parametrize("seed", seeds(20))
+@pytest.mark.parametrize("seed", seeds(40))
 def test_two_stacks_claiming_the_same_configs_at_once_end_with_one_owner_each(aws, server, seed):
     """Two stacks declare the same three configs and deploy together: for each config one claim wins (the other
     stack's Create is refused and that stack rolls back), never both."""
@@ -132,7 +133,7 @@ def test_two_stacks_claiming_the_same_configs_at_once_end_with_one_owner_each(aw
     w.check()
 
 
-@pytest.mark.parametrize("seed", seeds(20))
+@pytest.mark.parametrize("seed", seeds(40))
 def test_a_stack_deleted_while_another_claims_its_configs(aws, server, seed):
     """Stack A is deleted while stack B, declaring the same configs, deploys: B is refused while A holds a config,
     or claims it once A gave it back; never is a config B owns deleted, nor does B take A's settings as found."""
@@ -147,7 +148,7 @@ def test_a_stack_deleted_while_another_claims_its_configs(aws, server, seed):
     w.check()
 
 
-@pytest.mark.parametrize("seed", seeds(20))
+@pytest.mark.parametrize("seed", seeds(40))
 def test_stale_claims_are_taken_over_by_one_stack_only(aws, server, seed):
     """Stack A is deleted with its config resources retained (DeletionPolicy Retain, as an organisation's aspect
     sets it): its claims stay, naming a stack that is gone. Stacks B and C then declare the same configs at once:
@@ -167,13 +168,3 @@ def test_stale_claims_are_taken_over_by_one_stack_only(aws, server, seed):
     won = "CREATE_COMPLETE" in {second.status, third.status}
     for function in w.found:  # A's, and the one that succeeded it (none if both stacks rolled back)
         assert len(w.claims(function)) == (2 if won else 1), w.claims(function)
-
-
-def retained(build: Any) -> Any:
-    def keep(stack: cdk.Stack) -> None:
-        build(stack)
-        for node in stack.node.find_all():
-            if isinstance(node, cdk.CfnResource) and node.cfn_resource_type == "Custom::LambdaAsyncInvokeConfig":
-                node.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-
-    return keep

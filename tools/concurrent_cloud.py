@@ -19,8 +19,7 @@ from typing import Any
 from concurrent_events import EventCloud
 from inprocess import Flight, Operation
 from local_cloud import CREATE, REPLACE, UPDATE, Deployment, Failed
-from natives import ResourceFailed
-from template import Resolver, Resource, dependencies, now, replaces, shape
+from template import Resource, dependencies, now, shape
 
 
 class ConcurrentCloudFormation(EventCloud):
@@ -112,18 +111,8 @@ class ConcurrentCloudFormation(EventCloud):
         attempts: dict[str, Resource],
     ) -> Flight | None:
         """Start one resource: a custom resource's event (returned), or a native resource made at once (None)."""
-        properties = Resolver(self.resources, self.stack_id, self.server.exports).resolve(raw.get("Properties", {}))
-        new = Resource(
-            resource_type=raw["Type"],
-            physical_id=old.physical_id if old else "",
-            properties=properties,
-            depends_on=frozenset(dependencies(raw, self.resources)),
-            deletion_policy=raw.get("DeletionPolicy", "Delete"),
-            replace_policy=raw.get("UpdateReplacePolicy", "Delete"),
-            attributes=old.attributes if old else {},
-            status=old.status if old else "CREATE_IN_PROGRESS",
-        )
-        if old is not None and old.properties == properties:
+        new = self._desired(raw, old)
+        if old is not None and old.properties == new.properties:
             self.resources[key] = replace(old, **shape(new))
             return None
         changed[key] = CREATE if old is None else UPDATE
@@ -136,18 +125,7 @@ class ConcurrentCloudFormation(EventCloud):
             )
             flight.old = old
             return flight
-        if old is None or replaces(new.resource_type, old.properties, properties):
-            try:
-                physical_id, attributes = self.natives.create(key, new.resource_type, properties)
-            except ResourceFailed as error:
-                raise Failed(key, str(error)) from error
-            if old is not None:
-                changed[key] = REPLACE
-                self.lingering[f"{key} (old)"] = old
-            new = replace(new, physical_id=physical_id, attributes=attributes, status="CREATE_COMPLETE")
-        else:
-            new = replace(self.natives.update(key, old, properties), **shape(new))
-        self.resources[key] = attempts[key] = new
+        self.resources[key] = attempts[key] = self._apply_native(key, new, old, changed)
         self.refresh()
         return None
 

@@ -80,14 +80,7 @@ class EventCloud(LocalCloudFormation):
     def send_event(self, deployment: Deployment, request: str, key: str, resource: Resource, **kwargs: Any) -> Flight:
         """Send an event (and now and then a copy of it, at once or late); CloudFormation takes the first answer."""
         logical_id = key.split(" ")[0]
-        event = self.server.event(
-            request,
-            resource.properties,
-            logical_id=logical_id,
-            resource_type=resource.resource_type,
-            stack_id=self.stack_id,
-            **kwargs,
-        )
+        event = self.event(request, logical_id, resource, **kwargs)
         sent = Sent(request, logical_id, {}, self.status)
         deployment.sent.append(sent)
         flight = Flight(key, sent, event, resource)

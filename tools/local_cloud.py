@@ -148,8 +148,9 @@ class LocalCloudFormation:
 
     # Events
 
-    def _send(self, deployment: Deployment, request: str, logical_id: str, resource: Resource, **kwargs: Any) -> Sent:
-        event = self.server.event(
+    def event(self, request: str, logical_id: str, resource: Resource, **kwargs: Any) -> dict[str, Any]:
+        """The event CloudFormation sends `resource` of this stack."""
+        return self.server.event(
             request,
             resource.properties,
             logical_id=logical_id,
@@ -157,6 +158,9 @@ class LocalCloudFormation:
             stack_id=self.stack_id,
             **kwargs,
         )
+
+    def _send(self, deployment: Deployment, request: str, logical_id: str, resource: Resource, **kwargs: Any) -> Sent:
+        event = self.event(request, logical_id, resource, **kwargs)
         calls = self.handler.invoke(event, self.world())
         (answer,) = self.server.answers(event)
         sent = Sent(request, logical_id, answer, self.status, calls)
@@ -233,18 +237,8 @@ class LocalCloudFormation:
         changed: dict[str, str],
         attempts: dict[str, Resource],
     ) -> None:
-        properties = Resolver(self.resources, self.stack_id, self.server.exports).resolve(raw.get("Properties", {}))
-        new = Resource(
-            resource_type=raw["Type"],
-            physical_id=old.physical_id if old else "",
-            properties=properties,
-            depends_on=frozenset(dependencies(raw, self.resources)),
-            deletion_policy=raw.get("DeletionPolicy", "Delete"),
-            replace_policy=raw.get("UpdateReplacePolicy", "Delete"),
-            attributes=old.attributes if old else {},
-            status=old.status if old else "CREATE_IN_PROGRESS",
-        )
-        if old is not None and old.properties == properties:
+        new = self._desired(raw, old)
+        if old is not None and old.properties == new.properties:
             self.resources[logical_id] = new
             return
         changed[logical_id] = CREATE if old is None else UPDATE
@@ -252,18 +246,33 @@ class LocalCloudFormation:
         if new.is_custom:
             self._apply_custom(deployment, logical_id, new, old, changed, attempts)
             return
-        if old is None or replaces(new.resource_type, old.properties, properties):
+        self.resources[logical_id] = attempts[logical_id] = self._apply_native(logical_id, new, old, changed)
+
+    def _desired(self, raw: dict[str, Any], old: Resource | None) -> Resource:
+        """A template resource as this operation wants it: its properties resolved, the rest carried from `old`."""
+        return Resource(
+            resource_type=raw["Type"],
+            physical_id=old.physical_id if old else "",
+            properties=Resolver(self.resources, self.stack_id, self.server.exports).resolve(raw.get("Properties", {})),
+            depends_on=frozenset(dependencies(raw, self.resources)),
+            deletion_policy=raw.get("DeletionPolicy", "Delete"),
+            replace_policy=raw.get("UpdateReplacePolicy", "Delete"),
+            attributes=old.attributes if old else {},
+            status=old.status if old else "CREATE_IN_PROGRESS",
+        )
+
+    def _apply_native(self, key: str, new: Resource, old: Resource | None, changed: dict[str, str]) -> Resource:
+        """A native resource made (or replaced, the old one left for the cleanup) or updated in the emulator."""
+        if old is None or replaces(new.resource_type, old.properties, new.properties):
             try:
-                physical_id, attributes = self.natives.create(logical_id, new.resource_type, properties)
+                physical_id, attributes = self.natives.create(key, new.resource_type, new.properties)
             except ResourceFailed as error:
-                raise Failed(logical_id, str(error)) from error
+                raise Failed(key, str(error)) from error
             if old is not None:
-                changed[logical_id] = REPLACE
-                self.lingering[f"{logical_id} (old)"] = old
-            new = replace(new, physical_id=physical_id, attributes=attributes, status="CREATE_COMPLETE")
-        else:
-            new = replace(self.natives.update(logical_id, old, properties), **shape(new))
-        self.resources[logical_id] = attempts[logical_id] = new
+                changed[key] = REPLACE
+                self.lingering[f"{key} (old)"] = old
+            return replace(new, physical_id=physical_id, attributes=attributes, status="CREATE_COMPLETE")
+        return replace(self.natives.update(key, old, new.properties), **shape(new))
 
     def _apply_custom(
         self,

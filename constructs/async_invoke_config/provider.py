@@ -95,41 +95,19 @@ class Provider(Construct):
         cfn_role = self.role.node.default_child
         assert isinstance(cfn_role, iam.CfnRole)
         cfn_role.add_property_override("Policies", _Late(self._inline_policies))
-        code = lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc", "__init__.py"])
-        self.expired = lambda_.Function(
-            self,
+        self.code = lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc", "__init__.py"])
+        self.expired = self._function(
             "Expired",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler="index.on_expired",
-            code=code,
-            timeout=HANDLER_TIMEOUT,
-            memory_size=256,
-            role=self.role,
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=defaults.log_level,
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
-            max_event_age=EXPIRED_MAX_EVENT_AGE,
-            retry_attempts=HANDLER_RETRY_ATTEMPTS,
-            description="Runs once more a custom-resource event the AsyncInvokeConfig handler could not (throttled).",
+            "index.on_expired",
+            EXPIRED_MAX_EVENT_AGE,
+            "Runs once more a custom-resource event the AsyncInvokeConfig handler could not (throttled).",
         )
-        self.function = lambda_.Function(
-            self,
+        self.function = self._function(
             "Handler",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler="index.on_event",
-            code=code,
-            timeout=HANDLER_TIMEOUT,
-            memory_size=256,
-            role=self.role,
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=defaults.log_level,
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
-            max_event_age=HANDLER_MAX_EVENT_AGE,
-            retry_attempts=HANDLER_RETRY_ATTEMPTS,
+            "index.on_event",
+            HANDLER_MAX_EVENT_AGE,
+            "Keeps Lambda async-invoke configs as declared (cdk-async-invoke-config).",
             on_failure=_Granted(self.expired.function_arn),
-            description="Keeps Lambda async-invoke configs as declared (cdk-async-invoke-config).",
         )
         # The handler's role may invoke its on-failure destination; a policy of its own, not the role's default one,
         # which both functions wait for, and which names the second function: that would be a cycle.
@@ -157,6 +135,35 @@ class Provider(Construct):
             self.drift_check.node.add_dependency(dependency)
         self.schedule: events.Rule | None = None
         Aspects.of(self).add(_Finish(self))
+
+    def _function(
+        self,
+        id: str,
+        entry: str,
+        max_event_age: Duration,
+        description: str,
+        on_failure: lambda_.IDestination | None = None,
+    ) -> lambda_.Function:
+        """One of the handler's two functions: the same code, role and log group, JSON logs, no retries."""
+        defaults = HandlerSettings()
+        return lambda_.Function(
+            self,
+            id,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            handler=entry,
+            code=self.code,
+            timeout=HANDLER_TIMEOUT,
+            memory_size=256,
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=defaults.log_level,
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
+            max_event_age=max_event_age,
+            retry_attempts=HANDLER_RETRY_ATTEMPTS,
+            on_failure=on_failure,
+            description=description,
+        )
 
     def async_settings(self) -> list[CfnResource]:
         """The handler's (and its second function's) own asynchronous-invocation settings, which every event of the
