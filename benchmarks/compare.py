@@ -1,72 +1,45 @@
 """AsyncInvokeConfig beside the native `aws_lambda.EventInvokeConfig` and `custom_resources.AwsCustomResource`, in one
-run: template size, synth time, Lambda API calls per life-cycle path, handler latency, and the drift check.
+run: template size, what a stack pays for AsyncInvokeConfig (the fixed part and each config), calls across the jsii
+bridge, synth time, API calls per life-cycle path (every service), handler latency, and the drift check.
 
-    .venv/bin/python benchmarks/compare.py           # the full run (BENCHMARKS.md holds one)
-    .venv/bin/python benchmarks/compare.py --quick   # a smoke run: tiny sizes, one run each
+    .venv/bin/python benchmarks/compare.py --out BENCHMARKS.md   # the full run, into BENCHMARKS.md (scripts/benchmarks)
+    .venv/bin/python benchmarks/compare.py --quick               # a smoke run: tiny sizes, one run each
 
+Everything is printed as it is measured; with --out, the same text is written to that file once the run is complete.
 Each timing is the median of RUNS runs, with min and max; ratios are taken pair by pair within a run (ours and the
 native L2 synthesized one after the other), then summarized the same way, so that a machine shared with other work
 shifts both sides of a pair alike. LocalStack is started on a free loopback port (or EMULATOR_ENDPOINT is used).
-Cases and the template measure: benchmarks/template_size.py; calls per path: benchmarks/handler.py and
-benchmarks/peers.py; the drift check: benchmarks/drift_check.py.
+The sections: template_tables.py, synth_tables.py, handler_tables.py. The cases: cases.py; the template measure:
+template_size.py; the stack's fixed part: stack_cost.py; calls per path: calls.py, played by handler.py (ours) and
+peer_calls.py (AwsCustomResource's, run by peers.py); the drift check: drift_check.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import platform
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "handler"), str(ROOT / "tools")]
 
-import drift_check  # noqa: E402
 import emulator  # noqa: E402
+import handler_tables  # noqa: E402
 import peers  # noqa: E402
-import template_size  # noqa: E402
-from template_size import CASES, CONSTRUCTS, RESOURCE_LIMIT, synth  # noqa: E402
+import synth_tables  # noqa: E402
+import template_tables  # noqa: E402
+from cases import NATIVE, OURS, PEER  # noqa: E402
+from figures import FULL, QUICK, Plan, timed  # noqa: E402
 
-import handler  # noqa: E402
-
-OURS, NATIVE, PEER = list(CONSTRUCTS)
-
-
-@dataclass(frozen=True)
-class Plan:
-    runs: int
-    sizes: tuple[int, ...]
-    synth_sizes: tuple[tuple[str, int], ...]
-    linear: tuple[int, int]
-    drift_sizes: tuple[int, ...]
-    cycles: int
-    most: bool
-
-
-FULL = Plan(5, (1, 100, 400), (("c", 100), ("c", 400), ("b", 100), ("a", 100)), (3, 300), (1, 50, 400), 10, True)
-QUICK = Plan(1, (1, 2), (("c", 2),), (3, 2), (1, 2), 1, False)
-
-
-def spread(values: list[float], unit: str = "", digits: int = 2) -> str:
-    """Median (min-max) of a run's values."""
-    median = statistics.median(values)
-    if len(values) == 1:
-        return f"{median:.{digits}f}{unit}"
-    return f"{median:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+COMMAND = ".venv/bin/python benchmarks/compare.py --out BENCHMARKS.md"
 
 
 def machine() -> list[str]:
@@ -74,226 +47,82 @@ def machine() -> list[str]:
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), platform.processor())
     memory = next((int(line.split()[1]) // 1024**2 for line in meminfo if "MemTotal" in line), 0)
-    try:
-        node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        node = "not found"
     return [
-        f"- CPU: {cpu}, {os.cpu_count()} CPUs (shared with other work); RAM: {memory} GiB",
-        f"- Python {platform.python_version()}, Node {node}, aws-cdk-lib {metadata.version('aws-cdk-lib')}, "
-        f"boto3 {metadata.version('boto3')}",
+        f"- CPU: {cpu}, {os.cpu_count()} CPUs (shared with other work); RAM: {memory} GiB; {platform.system()}",
+        f"- Python {platform.python_version()}, Node {peers.node_version()}, aws-cdk-lib "
+        f"{metadata.version('aws-cdk-lib')}, boto3 {metadata.version('boto3')}, `@aws-sdk/client-lambda` "
+        f"{peers.sdk_version()} (package-lock.json)",
     ]
 
 
-def templates(plan: Plan) -> None:
-    print("\n## Template size (one stack; bytes of the template file, indent 1, path metadata on)\n")
+def load() -> str:
+    """The load average over the last 1, 5 and 15 minutes."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def header(plan: Plan, quick: bool) -> None:
+    title = f"# Benchmarks: {OURS} beside {NATIVE} and {PEER}{' (--quick: a smoke run)' if quick else ''}"
+    print(f"{title}\n")
     print(
-        "Per config: (bytes - bytes of the same stack with no config) / configs; marginal: the bytes each config adds "
-        f"between {plan.sizes[-2]} and {plan.sizes[-1]} configs, and that figure above the native L2's.\n"
+        f"Written by `scripts/benchmarks` (`{COMMAND}`, after `scripts/setup`; do not edit): every figure below is "
+        f"that command's output, from one run begun {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. {PEER} is declared as a "
+        "Put on Create and Update and a Delete on Delete, its destinations granted as the native L2 grants them. "
+        "How each figure is taken is printed beside it; the code is under `benchmarks/` (`compare.py` names each "
+        "module).\n"
     )
-    print("| case | construct | configs | resources | template bytes | per config | marginal | above native |")
-    print("|---|---|---|---|---|---|---|---|")
-    most: dict[tuple[str, str], str] = {}
-    for key, (title, case) in CASES.items():
-        measured: dict[str, dict[int, template_size.Synth]] = {}
-        base: dict[str, template_size.Synth] = {}
-        marginal: dict[str, float] = {}
-        for name, declare in CONSTRUCTS.items():
-            base[name] = synth(case, declare, 0)
-            measured[name] = {count: synth(case, declare, count) for count in plan.sizes}
-            low, high = measured[name][plan.sizes[-2]], measured[name][plan.sizes[-1]]
-            marginal[name] = (high.bytes - low.bytes) / (plan.sizes[-1] - plan.sizes[-2])
-        for name, declare in CONSTRUCTS.items():
-            for count, one in measured[name].items():
-                over = "" if one.deployable else f" (over {RESOURCE_LIMIT}: does not deploy)"
-                last = count == plan.sizes[-1]
-                extra = f"| {marginal[name]:,.0f} | {marginal[name] - marginal[NATIVE]:+,.0f} |" if last else "| | |"
-                print(
-                    f"| ({key}) {title} | {name} | {count} | {one.resources}{over} | {one.bytes:,} "
-                    f"| {(one.bytes - base[name].bytes) / count:,.0f} {extra}"
-                )
-            first, high = measured[name][plan.sizes[0]], measured[name][plan.sizes[-1]]
-            if plan.most:
-                most[(key, name)] = str(template_size.most_configs(case, declare, first, high, plan.sizes[-1]))
-            else:
-                per = (high.resources - first.resources) / (plan.sizes[-1] - plan.sizes[0])
-                most[(key, name)] = f"~{int((RESOURCE_LIMIT - (first.resources - per)) // per)} (estimated)"
-    print(f"\n### Most configs one stack holds (at most {RESOURCE_LIMIT} resources, confirmed by synth)\n")
-    print(f"| case | {' | '.join(CONSTRUCTS)} |\n|---|---|---|---|")
-    for key, (title, _) in CASES.items():
-        print(f"| ({key}) {title} | {' | '.join(most[(key, name)] for name in CONSTRUCTS)} |")
-
-
-SYNTH_HEADER = (
-    f"| case | configs | {OURS} | {NATIVE} | {PEER} | ours / native | {PEER} / native |\n|---|---|---|---|---|---|---|"
-)
-
-
-def app_process(key: str, name: str, count: int) -> float:
-    """Seconds from spawning a new interpreter that runs one app (template_size.py --app: imports, construct, synth into
-    a new cdk.out) to its exit, as `cdk synth` runs the app."""
-    with tempfile.TemporaryDirectory() as work:
-        outdir = Path(work) / "cdk.out"
-        command = [sys.executable, str(ROOT / "benchmarks" / "template_size.py"), "--app", key, name, str(count)]
-        env = os.environ | {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-        started = time.perf_counter()
-        run = subprocess.run([*command, str(outdir)], capture_output=True, text=True, env=env, cwd=ROOT, check=False)
-        seconds = time.perf_counter() - started
-        if run.returncode != 0 or not (outdir / "Stack0.template.json").is_file():
-            raise RuntimeError(f"the app {command[2:]} wrote no Stack0 template (exit {run.returncode}): {run.stderr}")
-    return seconds
-
-
-def synth_row(key: str, count: int, seconds: dict[str, list[float]], note: str) -> str:
-    ours = [a / b for a, b in zip(seconds[OURS], seconds[NATIVE], strict=True)]
-    peer = [a / b for a, b in zip(seconds[PEER], seconds[NATIVE], strict=True)]
-    return (
-        f"| ({key}) {CASES[key][0]} | {count} | {spread(seconds[OURS])} | {spread(seconds[NATIVE])} "
-        f"| {spread(seconds[PEER])}{note} | {spread(ours)} | {spread(peer)} |"
-    )
-
-
-def synth_times(plan: Plan) -> None:
-    print("\n## Synth time (seconds; ratio to the native L2 pair by pair)\n")
-    print("### Synth time in process (construct + synth, jsii kernel warm)\n")
-    print(SYNTH_HEADER)
-    notes: dict[tuple[str, int], str] = {}
-    for key, count in plan.synth_sizes:
-        case = CASES[key][1]
-        synth(case, CONSTRUCTS[OURS], 1)  # warm the jsii kernel's caches for this case
-        seconds: dict[str, list[float]] = {name: [] for name in CONSTRUCTS}
-        over = False
-        for _ in range(plan.runs):
-            for name, declare in CONSTRUCTS.items():
-                one = synth(case, declare, count)
-                seconds[name].append(one.seconds)
-                over |= name == PEER and not one.deployable
-        notes[key, count] = f" (over {RESOURCE_LIMIT} resources)" if over else ""
-        print(synth_row(key, count, seconds, notes[key, count]), flush=True)
-
-    print("\n### Synth time as `cdk synth` runs the app (new process: interpreter, imports, construct, synth)\n")
+    print("\n".join(machine()))
+    print(f"- runs per timed figure: {plan.runs}; each config: retry attempts 1, maximum event age 1 hour")
+    print(f"- load average (1, 5, 15 min) as the run began: {load()}\n")
     print(
-        "From spawning the interpreter on benchmarks/template_size.py --app (the constructs' modules imported, one "
-        "stack built and synthesized into a new cdk.out) to its exit.\n"
+        f"Timings are wall time on {os.cpu_count()} CPUs that other jobs shared during the run: they are noisy. "
+        "Read the counts first (resources, template bytes, calls across the jsii bridge, API calls: the same on every "
+        "run), then the ratios, taken pair by pair within a run, and each timing's min-max spread, rather than single "
+        "seconds. Each section ends with the seconds it took."
     )
-    print(SYNTH_HEADER)
-    for key, count in plan.synth_sizes:
-        seconds = {name: [] for name in CONSTRUCTS}
-        for _ in range(plan.runs):
-            for name in CONSTRUCTS:
-                seconds[name].append(app_process(key, name, count))
-        print(synth_row(key, count, seconds, notes[key, count]), flush=True)
 
 
-def linearity(plan: Plan) -> None:
-    stacks, count = plan.linear
-    title, case = CASES["c"]
-    print(f"\n## Linearity: an app of {stacks} stacks x {count} configs against one stack of {count} ({title})\n")
-    print(f"| construct | 1 x {count}, s | {stacks} x {count}, s | ratio (linear: {stacks}) |\n|---|---|---|---|")
-    for name in (OURS, NATIVE):
-        one: list[float] = []
-        many: list[float] = []
-        for _ in range(plan.runs):
-            one.append(synth(case, CONSTRUCTS[name], count).seconds)
-            many.append(synth(case, CONSTRUCTS[name], count, stacks=stacks).seconds)
-        ratios = [b / a for a, b in zip(one, many, strict=True)]
-        print(f"| {name} | {spread(one)} | {spread(many)} | {spread(ratios)} |")
+class Tee(io.StringIO):
+    """Keeps what is printed, and passes it on to `out`."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__()
+        self.out = out
+
+    def write(self, text: str) -> int:
+        self.out.write(text)
+        return super().write(text)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
-def handlers(plan: Plan, endpoint: str) -> None:
-    why = peers.unavailable()
-    work = peers.workdir()
-    asset = None
-    if why is None:
-        try:
-            asset = peers.peer_asset(work / "cdk.out")
-        except (FileNotFoundError, ValueError) as error:
-            why = str(error)
-    calls: dict[str, dict[str, str]] = {}
-    lam = emulator.client(endpoint, "lambda")
-    queue = emulator.client(endpoint, "sqs").create_queue(QueueName=f"bench-{os.getpid()}")["QueueUrl"]
-    queue_arn = emulator.client(endpoint, "sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    calls[OURS] = handler.paths(endpoint, queue_arn)
-    with contextlib.ExitStack() as context:
-        log = context.enter_context((work / "handlers.log").open("wb"))
-        try:
-            server, cert = context.enter_context(peers.https_answers(work))
-        except OSError as error:  # AwsCustomResource's handler answers on port 443 only; ours runs on any port
-            why, asset = str(error), None
-            server, cert = context.enter_context(peers.https_answers(work, port=0))
-        sides = peers.sides(endpoint, cert, asset, server.url)
-        if asset is not None:
-            calls[PEER] = peers.peer_path_calls(server, sides[1], lam, queue_arn, log)
-        print("\n## Lambda API calls per life-cycle path (a config with retry attempts, age and an SQS destination)\n")
-        print(
-            "Ours counts every call its handler makes (ssm: the config's record; a redeploy in sync is the drift "
-            "check's read); AwsCustomResource's are counted by a proxy between its Node handler and LocalStack.\n"
-        )
-        print(f"| path | {OURS} | {PEER} |\n|---|---|---|")
-        for path in calls[OURS]:
-            peer = calls[PEER][path] if PEER in calls else f"not run: {why}"
-            print(f"| {path} | {calls[OURS][path]} | {peer} |")
-
-        print("\n## Handler latency against LocalStack (ms; answer PUT over https to a loopback server included)\n")
-        print(
-            f"Warm: one process per run, {plan.cycles} cycles of Create (new, with a destination), Update (one field "
-            f"changed), Delete after a warm-up cycle; p50 and p95 of each run, then median (min-max) over {plan.runs} "
-            "runs. Cold: a new process's first event (a Create), from spawn to its answer, and in the process from "
-            "before its first import.\n"
-        )
-        print("| handler | event | warm p50 | warm p95 |\n|---|---|---|---|")
-        colds: dict[str, tuple[list[float], list[float]]] = {}
-        for side in sides:
-            runs = [peers.lifecycle_latency(server, side, lam, queue_arn, plan.cycles, log) for _ in range(plan.runs)]
-            for kind in ("Create", "Update", "Delete"):
-                p50 = [percentile(run[kind], 0.5) for run in runs]
-                p95 = [percentile(run[kind], 0.95) for run in runs]
-                print(f"| {side.name} | {kind} | {spread(p50, digits=1)} | {spread(p95, digits=1)} |")
-            cold = [peers.cold_start(server, side, lam, queue_arn, log) for _ in range(plan.runs)]
-            colds[side.name] = ([wall for wall, _ in cold], [inner for _, inner in cold])
-        if asset is None:
-            print(f"| {PEER} | - | not run: {why} | |")
-        print("\n| handler | cold start: spawn to answer | import + first event, in process |\n|---|---|---|")
-        for name, (wall, inner) in colds.items():
-            print(f"| {name} | {spread(wall, digits=0)} | {spread(inner, digits=0)} |")
-
-
-def drift(plan: Plan, endpoint: str) -> None:
-    print("\n## Drift check (ours only: neither peer reads the live config)\n")
-    print("One in ten configs changed out of band before the check; time of the check's Update event.\n")
-    print("| configs | time, s | result | API calls |\n|---|---|---|---|")
-    for count in plan.drift_sizes:
-        checks = [drift_check.run(endpoint, count) for _ in range(plan.runs)]
-        last = checks[-1]
-        summary = ", ".join(f"{op} {n}" for op, n in sorted(last.calls.items()))
-        print(
-            f"| {count} | {spread([check.seconds for check in checks])} | {last.checked} checked, "
-            f"{last.corrected} corrected | {sum(last.calls.values())} ({summary}) |"
-        )
-
-
-def timed(section: Callable[[], None]) -> None:
+def run(plan: Plan, quick: bool) -> None:
     started = time.perf_counter()
-    section()
-    print(f"\n({time.perf_counter() - started:.0f} s)", flush=True)
+    header(plan, quick)
+    marginals = timed(lambda: template_tables.templates(plan))
+    timed(lambda: synth_tables.bridge(plan))
+    timed(lambda: synth_tables.synth_times(plan))
+    timed(lambda: synth_tables.linearity(plan))
+    with emulator.running() as endpoint:
+        paths = timed(lambda: handler_tables.handlers(plan, endpoint))
+        timed(lambda: template_tables.costs(plan, marginals, paths))
+        timed(lambda: handler_tables.drift(plan, endpoint))
+    print("\n## The run\n")
+    minutes = (time.perf_counter() - started) / 60
+    print(f"{minutes:.0f} minutes in all; load average (1, 5, 15 min) at its end: {load()}.")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each: a smoke run")
+    parser.add_argument("--out", type=Path, help="also write the output to this file, once the run is complete")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    print(f"# {OURS} beside {NATIVE} and {PEER}{' (--quick: a smoke run)' if args.quick else ''}\n")
-    print("\n".join(machine()))
-    print(f"- runs per figure: {plan.runs}; each config: retry attempts 1, maximum event age 1 hour")
-    timed(lambda: templates(plan))
-    timed(lambda: synth_times(plan))
-    timed(lambda: linearity(plan))
-    with emulator.running() as endpoint:
-        timed(lambda: handlers(plan, endpoint))
-        timed(lambda: drift(plan, endpoint))
+    kept = Tee(sys.stdout)
+    with contextlib.redirect_stdout(kept):
+        run(plan, args.quick)
+    if args.out is not None:
+        args.out.write_text(kept.getvalue())
 
 
 if __name__ == "__main__":

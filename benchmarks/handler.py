@@ -1,8 +1,10 @@
-"""Prints the handler's API calls per lifecycle path (against LocalStack) and its cold import time.
+"""Prints the handler's API calls per life-cycle path (calls.PATHS, against LocalStack), every call by service and
+operation, and its cold import time.
 
-.venv/bin/python benchmarks/handler.py
+    .venv/bin/python benchmarks/handler.py
 
-`paths` gives the calls of the six paths benchmarks/compare.py sets beside AwsCustomResource's.
+`paths` gives the calls of each path, which benchmarks/compare.py sets beside AwsCustomResource's, with what each
+leaves live, the SSM parameters it leaves (the config's claim) and those it holds while it runs (its resource's lock).
 """
 
 from __future__ import annotations
@@ -22,8 +24,30 @@ sys.path[:0] = [str(ROOT / "handler"), str(ROOT / "tools")]
 
 import emulator  # noqa: E402
 import index  # noqa: E402
+from calls import (  # noqa: E402
+    EVENT_AGE,
+    PATHS,
+    REDEPLOY,
+    Declared,
+    Found,
+    PathCalls,
+    left,
+    live_settings,
+    table,
+    write_out_of_band,
+)
 from cloudformation import STACK_ID, Context, ResponseServer, StaticStack  # noqa: E402
-from contract import FUNCTION, MAX_EVENT_AGE, ON_FAILURE, RETRY_ATTEMPTS  # noqa: E402
+from contract import (  # noqa: E402
+    CONFIGS,
+    DEPLOY_TOKEN,
+    DRIFT_CHECK_TYPE,
+    FUNCTION,
+    LOCKS,
+    MAX_EVENT_AGE,
+    ON_FAILURE,
+    PARAMETER_ROOT,
+    RETRY_ATTEMPTS,
+)
 from natives import create_function  # noqa: E402
 
 
@@ -48,139 +72,90 @@ def cold_seconds(code: str, runs: int = 7) -> str:
     )
 
 
-def paths(endpoint: str, queue: str) -> dict[str, str]:
-    """Calls per life-cycle path of a config with an SQS destination: in the handler's process, each counted by
-    operation. A redeploy with nothing changed sends the config no event; the drift check's Update reads it."""
+def parameters_of(ssm: Any, function: str) -> tuple[int, int]:
+    """(claims of `function`'s configs, locks of any config) in SSM now."""
+    names = [
+        parameter["Name"]
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=PARAMETER_ROOT, Recursive=True)
+        for parameter in page["Parameters"]
+    ]
+    locks = f"{PARAMETER_ROOT}/{LOCKS}/"
+    return sum(f"/{function}/" in name for name in names), sum(name.startswith(locks) for name in names)
+
+
+def properties(function: str, declared: Declared, queue: str) -> dict[str, Any]:
+    props: dict[str, Any] = {FUNCTION: function, RETRY_ATTEMPTS: declared.retries, MAX_EVENT_AGE: EVENT_AGE}
+    if declared.destination:
+        props[ON_FAILURE] = queue
+    return props
+
+
+def paths(endpoint: str, queue: str) -> dict[str, PathCalls]:
+    """Calls per life-cycle path (calls.PATHS) of a config with an SQS destination: in the handler's process, each
+    counted by service and operation, with what it left live and in SSM."""
     calls: collections.Counter[str] = collections.Counter()
-    lam = emulator.client(endpoint, "lambda", calls)
     name = f"paths-{uuid.uuid4().hex[:8]}"
-    create_function(lam, name)
-    found: dict[str, str] = {}
+    looking = {service: emulator.client(endpoint, service) for service in ("lambda", "ssm")}  # not counted
+    create_function(looking["lambda"], name)
+    found: dict[str, PathCalls] = {}
+    written: set[str] = set()
+    ssm = emulator.client(endpoint, "ssm", calls)
+    ssm.meta.events.register(
+        "before-parameter-build.ssm.PutParameter", lambda params, **_: written.add(str(params.get("Name")))
+    )
     with ResponseServer() as server:
         server.stacks[STACK_ID] = StaticStack()
         clients = {
-            "lambda": lam,
-            "ssm": emulator.client(endpoint, "ssm", calls),
+            "lambda": emulator.client(endpoint, "lambda", calls),
+            "ssm": ssm,
             "cloudformation": emulator.client(server.url, "cloudformation", calls),
         }
-        state: dict[str, Any] = {"physical": None, "old": None}
-
-        def play(path: str, kind: str, props: dict[str, Any], **options: Any) -> None:
+        physical, old = None, None
+        seen = Found()
+        for number, step in enumerate(PATHS):
+            if step.before is not None:
+                seen.saw(step, write_out_of_band(looking["lambda"], name, queue, step.before))
+            props = properties(name, step.declared, queue)
+            if step.kind == REDEPLOY:
+                event = server.event(
+                    "Update",
+                    {DEPLOY_TOKEN: str(number + 1), CONFIGS: [physical]},
+                    physical_id="drift-check",
+                    old_properties={DEPLOY_TOKEN: str(number), CONFIGS: [physical]},
+                    resource_type=DRIFT_CHECK_TYPE,
+                    logical_id="DriftCheck",
+                )
+            else:
+                event = server.event(
+                    step.kind,
+                    props,
+                    physical_id=None if step.kind == "Create" else physical,
+                    old_properties=old if step.kind == "Update" else None,
+                )
+            _, locks_before = parameters_of(looking["ssm"], name)
             calls.clear()
-            event = server.event(kind, props, physical_id=state["physical"], old_properties=state["old"], **options)
+            written.clear()
             with contextlib.redirect_stdout(io.StringIO()):  # the drift check's metrics line, not a figure
                 index.on_event(event, Context(), clients=clients.__getitem__)
+            counted = collections.Counter(calls)
             (answer,) = server.answers(event)
             assert answer["Status"] == "SUCCESS", answer
-            if "resource_type" not in options:
-                state["physical"], state["old"] = answer["PhysicalResourceId"], props
-            lambda_calls = sum(n for op, n in calls.items() if op.startswith("lambda:"))
-            detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
-            found[path] = f"{lambda_calls} ({detail})"
-
-        declared = {FUNCTION: name, RETRY_ATTEMPTS: 1, MAX_EVENT_AGE: 3600, ON_FAILURE: queue}
-        play("create new", "Create", declared)
-        play("delete", "Delete", declared)
-        lam.put_function_event_invoke_config(
-            FunctionName=name,
-            MaximumRetryAttempts=1,
-            MaximumEventAgeInSeconds=3600,
-            DestinationConfig={"OnFailure": {"Destination": queue}},
-        )
-        state.update(physical=None, old=None)
-        play("adopt in sync", "Create", declared)
-        drift = {"DeployToken": "2", "Configs": [state["physical"]]}
-        play(
-            "redeploy in sync",
-            "Update",
-            drift,
-            resource_type="Custom::LambdaAsyncInvokeConfigDriftCheck",
-            logical_id="DriftCheck",
-        )
-        changed = declared | {RETRY_ATTEMPTS: 0}
-        play("one field changed", "Update", changed)
-        play("a destination removed", "Update", {k: v for k, v in changed.items() if k != ON_FAILURE})
+            if step.kind != REDEPLOY:
+                physical, old = answer["PhysicalResourceId"], props
+            claims, locks_after = parameters_of(looking["ssm"], name)
+            locks = sum(written_name.startswith(f"{PARAMETER_ROOT}/{LOCKS}/") for written_name in written)
+            live = left(live_settings(looking["lambda"], name, queue), step, seen)
+            found[step.name] = PathCalls(counted, live, claims, locks, max(0, locks_after - locks_before))
     return found
 
 
 def main() -> None:
     running = emulator.start()
     try:
-        calls: collections.Counter[str] = collections.Counter()
-        lam = emulator.client(running.endpoint, "lambda", calls)
-        name = f"bench-{uuid.uuid4().hex[:8]}"
-        create_function(lam, name)
-        base = {FUNCTION: name, RETRY_ATTEMPTS: 1, MAX_EVENT_AGE: 600}
-        with ResponseServer() as server:
-            server.stacks[STACK_ID] = StaticStack()
-            clients = {
-                "lambda": lam,
-                "ssm": emulator.client(running.endpoint, "ssm", calls),
-                "cloudformation": emulator.client(server.url, "cloudformation", calls),
-            }
-            physical = ""
-
-            def send(label: str, kind: str, props: dict[str, Any], before: Any = None) -> None:
-                nonlocal physical
-                if before:
-                    before()
-                if kind == "Create":
-                    physical = ""
-                calls.clear()
-                event = server.event(kind, props, physical_id=physical or None)
-                index.on_event(event, Context(), clients=clients.__getitem__)
-                answer = server.answers(event)[0]
-                physical = answer["PhysicalResourceId"]
-                summary = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
-                lambda_calls = sum(n for op, n in calls.items() if op.startswith("lambda:"))
-                print(f"| {label} | {answer['Data'].get('Action')} | {lambda_calls} | {summary} |")
-
-            print("| path | action | Lambda API calls | all calls (ssm: the config's record) |\n|---|---|---|---|")
-            send("Create, no config", "Create", base)
-            send("Update, in sync", "Update", base)
-            send("Update, one field changed", "Update", base | {RETRY_ATTEMPTS: 0})
-            send("Update, field removed", "Update", {FUNCTION: name, RETRY_ATTEMPTS: 0})
-            send(
-                "Update, drifted out of band",
-                "Update",
-                {FUNCTION: name, RETRY_ATTEMPTS: 0},
-                before=lambda: lam.update_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2),
-            )
-            send(
-                "Update, config deleted out of band",
-                "Update",
-                {FUNCTION: name, RETRY_ATTEMPTS: 0},
-                before=lambda: lam.delete_function_event_invoke_config(FunctionName=name),
-            )
-            send("Delete, created", "Delete", base)
-            send("Delete, no record (a repeated Delete)", "Delete", base)
-            send("(again) Create, no config", "Create", base)
-            send(
-                "Delete, config already gone",
-                "Delete",
-                base,
-                before=lambda: lam.delete_function_event_invoke_config(FunctionName=name),
-            )
-            retained = base | {"RemovalPolicy": "retain"}
-            send("(again) Create, no config, retain", "Create", retained)
-            send("Delete, retain", "Delete", retained)
-            adopted = {FUNCTION: name, RETRY_ATTEMPTS: 0}
-            send(
-                "Create, adopting an in-sync config",
-                "Create",
-                adopted,
-                before=lambda: lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0),
-            )
-            send("Delete, putting the adopted config back (unchanged)", "Delete", adopted)
-            send(
-                "Create, adopting a differing config",
-                "Create",
-                adopted,
-                before=lambda: lam.put_function_event_invoke_config(
-                    FunctionName=name, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=120
-                ),
-            )
-            send("Delete, putting the adopted config back", "Delete", adopted)
+        sqs = emulator.client(running.endpoint, "sqs")
+        queue = sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        print("\n".join(table({"AsyncInvokeConfig": paths(running.endpoint, arn)}, {})))
     finally:
         running.stop()
     print(f"\ncold `import index`: {cold_seconds('import index')}")

@@ -7,21 +7,16 @@ Used by benchmarks/compare.py; the events and the answer server come from tools/
 
 from __future__ import annotations
 
-import http.client
-import http.server
 import json
 import os
 import random
-import re
 import shutil
 import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,13 +49,30 @@ def unavailable() -> str | None:
     return None
 
 
-def peer_asset(outdir: Path) -> Path:
-    """The folder of AwsCustomResource's handler code, as `cdk synth` writes it to cdk.out."""
+def node_version() -> str:
+    try:
+        return subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not found"
+
+
+def sdk_version() -> str:
+    """The version of the npm AWS SDK's Lambda client that AwsCustomResource's handler runs with here."""
+    try:
+        return str(json.loads((NODE_SDK / "package.json").read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return "not installed"
+
+
+def peer_asset(outdir: Path) -> tuple[Path, str]:
+    """The folder of AwsCustomResource's handler code, as `cdk synth` writes it to cdk.out, and the Lambda runtime
+    the template gives that handler."""
     import aws_cdk as cdk
-    import template_size
+    from cases import aws_custom_resource, imported_settings_only
+    from template_size import build_stack
 
     app = cdk.App(outdir=str(outdir))
-    template_size.build_stack(app, "Peer", template_size.imported_settings_only, template_size.aws_custom_resource, 1)
+    build_stack(app, "Peer", imported_settings_only, aws_custom_resource, 1)
     assembly = app.synth()
     template = assembly.get_stack_by_name("Peer").template
     (handler,) = [
@@ -72,7 +84,7 @@ def peer_asset(outdir: Path) -> Path:
     asset = outdir / f"asset.{key}"
     if not (asset / "index.js").is_file():
         raise FileNotFoundError(f"AwsCustomResource's handler asset {asset}/index.js is not in cdk.out")
-    return asset
+    return asset, str(handler["Properties"]["Runtime"])
 
 
 @contextmanager
@@ -283,96 +295,6 @@ def cold_start(server: ResponseServer, side: Side, lam: Any, queue: str, log: IO
         process.close()
     events.answered(event)
     return wall, float(result["sinceStart"])
-
-
-LAMBDA_PATH = re.compile(r"/2019-09-25/functions/[^/]+/event-invoke-config")
-LAMBDA_OPS = {"GET": "Get", "PUT": "Put", "POST": "Update", "DELETE": "Delete"}
-
-
-@contextmanager
-def counting_proxy(endpoint: str) -> Iterator[tuple[str, Counter[str]]]:
-    """A loopback HTTP proxy in front of LocalStack that counts the Lambda event-invoke-config calls through it."""
-    calls: Counter[str] = Counter()
-    upstream = endpoint.removeprefix("http://")
-
-    class Proxy(http.server.BaseHTTPRequestHandler):
-        def forward(self) -> None:
-            path = self.path.split("?")[0]
-            if LAMBDA_PATH.fullmatch(path):
-                calls[f"lambda:{LAMBDA_OPS.get(self.command, self.command)}FunctionEventInvokeConfig"] += 1
-            else:
-                calls[f"other:{self.command} {path}"] += 1
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            connection = http.client.HTTPConnection(upstream, timeout=30)
-            connection.request(self.command, self.path, body, dict(self.headers.items()))
-            response = connection.getresponse()
-            data = response.read()
-            self.send_response(response.status)
-            for header, value in response.getheaders():
-                if header.lower() not in ("transfer-encoding", "connection", "content-length"):
-                    self.send_header(header, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            connection.close()
-
-        do_GET = do_PUT = do_POST = do_DELETE = forward  # noqa: N815 - http.server's naming
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", calls
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def peer_path_calls(server: ResponseServer, side: Side, lam: Any, queue: str, log: IO[bytes]) -> dict[str, str]:
-    """AwsCustomResource's Lambda API calls per life-cycle path, counted by a proxy between its handler and
-    LocalStack. A redeploy with nothing changed sends it no event (CloudFormation calls a custom resource only when
-    its properties change), so it makes no call."""
-    endpoint = side.env["AWS_ENDPOINT_URL"]
-    found: dict[str, str] = {}
-    with counting_proxy(endpoint) as (proxy, calls):
-        env = side.env | {"AWS_ENDPOINT_URL": proxy}
-        counted = Side(side.name, side.command, env, side.resource_type, side.properties)
-        function = create_function(lam, f"paths-{uuid.uuid4().hex[:8]}").split(":")[-1]
-        events = Events(server, counted, function, queue)
-        process = counted.start(log)
-        try:
-
-            def play(path: str, kind: str, retries: int = 1, destination: bool = True) -> None:
-                calls.clear()
-                event = events.event(kind, retries, destination)
-                process.send(event)
-                events.answered(event)
-                found[path] = summary(calls)
-
-            play("create new", "Create")
-            play("delete", "Delete")
-            lam.put_function_event_invoke_config(
-                FunctionName=function,
-                MaximumRetryAttempts=1,
-                MaximumEventAgeInSeconds=EVENT_AGE,
-                DestinationConfig={"OnFailure": {"Destination": queue}},
-            )
-            play("adopt in sync", "Create")
-            found["redeploy in sync"] = "0 (no event: the properties did not change)"
-            play("one field changed", "Update", retries=0)
-            play("a destination removed", "Update", retries=0, destination=False)
-        finally:
-            process.close()
-    return found
-
-
-def summary(calls: Counter[str]) -> str:
-    lambda_calls = sum(n for op, n in calls.items() if op.startswith("lambda:"))
-    detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
-    return f"{lambda_calls} ({detail})" if detail else "0"
 
 
 def workdir() -> Path:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import config_events
 import emulator
 import iam
 import index
@@ -28,10 +29,15 @@ SUITE = "Faults and load (tests/test_reliability.py)"
 WRITES = frozenset(
     {"PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig"}
 )
-RECORD_WRITES = frozenset({"PutParameter", "DeleteParameter"})
+SSM_WRITES = frozenset({"PutParameter", "DeleteParameter"})
 LIMIT_MESSAGE = "You have exceeded the parameter limit."
-AS_DECLARED = "as declared"
-FAILED_NAMED = "failed (reason names the function)"
+AS_DECLARED = "SUCCESS, as declared"
+FAILED_NAMED = "FAILED, naming the function"
+# The events of a life cycle, by what CloudFormation sends them for.
+CREATE, UPDATE, DELETE = "Create", "Update", "Delete"
+UPDATE_BACK, DELETE_BACK = "rollback Update", "rollback Delete"
+KINDS = (CREATE, UPDATE, UPDATE_BACK, DELETE, DELETE_BACK)
+EVENTS = "events"
 
 
 def first_props(name: str, queue: str) -> dict[str, Any]:
@@ -87,7 +93,8 @@ class Harness:
     warp: bool = True
     world: iam.World = field(default_factory=iam.World)
     clients: dict[str, Any] = field(default_factory=dict)
-    outcomes: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (event kind, AS_DECLARED or FAILED_NAMED)
+    causes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (event kind, the error a FAILED reason names)
     wrong: list[str] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
@@ -111,44 +118,69 @@ class Harness:
             return {"Status": "LOST", "Reason": "", "PhysicalResourceId": event.get("PhysicalResourceId", "")}
         return answers[0]
 
-    def judge(self, answer: dict[str, Any], name: str, lam: Any, declared: dict[str, Any] | None) -> None:
+    def judge(self, kind: str, answer: dict[str, Any], name: str, lam: Any, declared: dict[str, Any] | None) -> None:
         """SUCCESS must leave the live config as declared (None: no config); FAILED must name the function."""
         if answer["Status"] == "SUCCESS" and live(lam, name) == expected(declared):
-            self.outcomes[AS_DECLARED] += 1
+            self.outcomes[kind, AS_DECLARED] += 1
         elif answer["Status"] == "FAILED" and name in answer["Reason"]:
-            self.outcomes[FAILED_NAMED] += 1
+            self.outcomes[kind, FAILED_NAMED] += 1
+            self.causes[kind, cause(answer["Reason"])] += 1
         else:
-            self.outcomes["wrong"] += 1
-            self.wrong.append(f"{name}: {answer['Status']} {answer['Reason']!r}, live {live(lam, name)}")
+            self.outcomes[kind, "wrong"] += 1
+            self.wrong.append(f"{kind} of {name}: {answer['Status']} {answer['Reason']!r}, live {live(lam, name)}")
 
     def life_cycle(self, name: str, queue: str, lam: Any) -> None:
         """Create, Update, Delete, with CloudFormation's rollback of a failed Create or Update."""
         old, new = first_props(name, queue), second_props(name)
         created = self.send("Create", old)
-        self.judge(created, name, lam, old)
+        self.judge(CREATE, created, name, lam, old)
         physical_id = created["PhysicalResourceId"]
         if created["Status"] != "SUCCESS":
-            self.judge(self.send("Delete", old, physical_id=physical_id), name, lam, None)
+            self.judge(DELETE_BACK, self.send("Delete", old, physical_id=physical_id), name, lam, None)
             return
         updated = self.send("Update", new, physical_id=physical_id, old_properties=old)
-        self.judge(updated, name, lam, new)
+        self.judge(UPDATE, updated, name, lam, new)
         final = new
         if updated["Status"] != "SUCCESS":
             back = self.send("Update", old, physical_id=physical_id, old_properties=new)
-            self.judge(back, name, lam, old)
+            self.judge(UPDATE_BACK, back, name, lam, old)
             final = old
-        self.judge(self.send("Delete", final, physical_id=physical_id), name, lam, None)
+        self.judge(DELETE, self.send("Delete", final, physical_id=physical_id), name, lam, None)
 
     @property
     def events(self) -> int:
         return sum(self.outcomes.values())
 
+    def answered(self, result: str) -> Counter[str]:
+        """The events that came to `result`, by kind."""
+        return Counter({kind: n for (kind, came), n in self.outcomes.items() if came == result})
+
     def outcome(self, fault: str = "") -> str:
-        """What came of the events, and what the fault did (by default, how many calls it failed)."""
-        parts = [f"{self.outcomes[AS_DECLARED]} {AS_DECLARED}", f"{self.outcomes[FAILED_NAMED]} {FAILED_NAMED}"]
+        """What came of the events, by answer and kind (a FAILED one with the error its reason names), and what the
+        fault did (by default, as the injector counted it)."""
+        parts = [by_kind(result, self.answered(result), self.causes) for result in (AS_DECLARED, FAILED_NAMED)]
         if self.wrong:
             parts.append(f"{len(self.wrong)} WRONG")
-        return ", ".join(parts) + f"; {fault or f'{self.injector.injected} calls failed by the fault'}"
+        return "; ".join(parts) + f". {fault or f'The fault {self.injector.did()}'}."
+
+
+def by_kind(result: str, kinds: Counter[str], causes: Counter[tuple[str, str]]) -> str:
+    """`SUCCESS, as declared: 8 Creates, 8 Updates, 8 Deletes`, `FAILED, naming the function: 3 Creates (StillDenied
+    3)`, or `none SUCCESS`."""
+    if not kinds:
+        return f"none {result.split(',')[0]}"
+    counted = []
+    for kind in (kind for kind in KINDS if kinds[kind]):
+        why = ", ".join(f"{error} {n}" for (of, error), n in causes.items() if of == kind)
+        counted.append(f"{kinds[kind]} {kind}{'s' * (kinds[kind] != 1)}{f' ({why})' if result == FAILED_NAMED else ''}")
+    return f"{result}: {', '.join(counted)}"
+
+
+def cause(reason: str) -> str:
+    """The error a FAILED reason names: its innermost `failed: ERROR: ...`, or the watchdog's `timed out`."""
+    if " timed out: " in reason:
+        return "timed out (watchdog)"
+    return reason.rsplit(" failed: ", 1)[-1].split(":", 1)[0].strip()
 
 
 def functions(endpoint: str, count: int) -> list[str]:
@@ -184,6 +216,9 @@ def run(
 
 
 THROTTLED = "TooManyRequestsException"
+INTERNAL_MESSAGE = "An internal error occurred."
+LAMBDA_WRITES = "Lambda writes"
+SSM_WRITES_NAMED = "SSM writes"
 CONFLICT_MESSAGE = "The operation cannot be performed at this time. An update is in progress for resource."
 DENIED_MESSAGE = "User is not authorized to perform this action (injected: the grant has not propagated yet)."
 
@@ -193,7 +228,11 @@ FAULTS: dict[str, tuple[list[Fault], int]] = {
         8,
     ),
     "Lambda: writes refused in bursts of 3 of every 4 (ResourceConflictException, 409)": (
-        [Fault("lambda", bursts(3, 4), "ResourceConflictException", 409, CONFLICT_MESSAGE, WRITES)],
+        [
+            Fault(
+                "lambda", bursts(3, 4), "ResourceConflictException", 409, CONFLICT_MESSAGE, WRITES, calls=LAMBDA_WRITES
+            )
+        ],
         8,
     ),
     "Lambda and SSM: the first 12 calls of each after a grant denied (AccessDeniedException)": (
@@ -207,12 +246,12 @@ FAULTS: dict[str, tuple[list[Fault], int]] = {
         [Fault("lambda", every(), "AccessDeniedException", 403, DENIED_MESSAGE)],
         3,
     ),
-    "SSM: record writes fail in bursts of 2 of every 3 (InternalServerError, 500)": (
-        [Fault("ssm", bursts(2, 3), "InternalServerError", 500, "An internal error occurred.", RECORD_WRITES)],
+    "SSM: writes (claims and locks) fail in bursts of 2 of every 3 (InternalServerError, 500)": (
+        [Fault("ssm", bursts(2, 3), "InternalServerError", 500, INTERNAL_MESSAGE, SSM_WRITES, calls=SSM_WRITES_NAMED)],
         6,
     ),
-    "SSM: every record write refused (ParameterLimitExceeded, not retried)": (
-        [Fault("ssm", every(), "ParameterLimitExceeded", 400, LIMIT_MESSAGE, RECORD_WRITES)],
+    "SSM: every write (claims and locks) refused (ParameterLimitExceeded, not retried)": (
+        [Fault("ssm", every(), "ParameterLimitExceeded", 400, LIMIT_MESSAGE, SSM_WRITES, calls=SSM_WRITES_NAMED)],
         3,
     ),
 }
@@ -224,7 +263,7 @@ def test_under_each_fault_every_event_is_answered_and_as_declared_or_failed_nami
 
     harness = run(aws, Injector(faults), count)
 
-    tally.add(SUITE, kind, harness.events, harness.outcome())
+    tally.add(SUITE, kind, harness.events, harness.outcome(), counted=EVENTS)
     assert harness.wrong == []
     assert harness.events >= 2 * count  # a life cycle is 2 events when its Create fails, else 3 or 4
     assert harness.injector.injected > 0
@@ -235,28 +274,28 @@ def test_transient_faults_end_as_declared(aws):
     faults = [
         Fault("lambda", share(0.5, seed=2), THROTTLED, 429, "Rate exceeded"),
         Fault("lambda", bursts(2, 3), "ResourceConflictException", 409, CONFLICT_MESSAGE, WRITES),
-        Fault("ssm", bursts(1, 2), "InternalServerError", 500, "An internal error occurred.", RECORD_WRITES),
+        Fault("ssm", bursts(1, 2), "InternalServerError", 500, INTERNAL_MESSAGE, SSM_WRITES),
     ]
 
     harness = run(aws, Injector(faults), 4)
 
     assert harness.wrong == []
-    assert harness.outcomes == Counter({AS_DECLARED: 12})
+    assert harness.answered(AS_DECLARED) == Counter({CREATE: 4, UPDATE: 4, DELETE: 4})
 
 
 def test_a_grant_that_never_arrives_fails_every_event_naming_the_function_and_action(aws):
     harness = run(aws, Injector([Fault("lambda", every(), "AccessDeniedException", 403, DENIED_MESSAGE)]), 1)
 
-    assert harness.outcomes == Counter({FAILED_NAMED: 1, AS_DECLARED: 1})  # the Create fails; its rollback succeeds
+    assert harness.outcomes == Counter({(CREATE, FAILED_NAMED): 1, (DELETE_BACK, AS_DECLARED): 1})
 
 
 def test_record_writes_refused_fail_the_create_before_the_config_is_touched(aws):
-    refused = Fault("ssm", every(), "ParameterLimitExceeded", 400, LIMIT_MESSAGE, RECORD_WRITES)
+    refused = Fault("ssm", every(), "ParameterLimitExceeded", 400, LIMIT_MESSAGE, SSM_WRITES)
     injector = Injector([refused, Fault("lambda", operations=WRITES)])
 
     harness = run(aws, injector, 2)
 
-    assert harness.outcomes == Counter({FAILED_NAMED: 2, AS_DECLARED: 2})  # each Create fails; its rollback succeeds
+    assert harness.outcomes == Counter({(CREATE, FAILED_NAMED): 2, (DELETE_BACK, AS_DECLARED): 2})
     assert injector.matched[1] == 0  # no Lambda write was even tried
 
 
@@ -266,25 +305,26 @@ def test_response_put_refused_with_503_is_retried_until_accepted(aws, tally, ref
 
     refused = sum(harness.server.refused.values())
     kind = f"Response PUT: answered 503 {'once' if refusals == 1 else f'{refusals} times'} per event, then accepted"
-    tally.add(SUITE, kind, harness.events, harness.outcome(f"{refused} PUTs refused"))
+    tally.add(SUITE, kind, harness.events, harness.outcome(f"The response server refused {refused} PUTs"), EVENTS)
     assert harness.wrong == []
-    assert harness.outcomes == Counter({AS_DECLARED: 12})
+    assert harness.answered(AS_DECLARED) == Counter({CREATE: 4, UPDATE: 4, DELETE: 4})
     assert refused == refusals * 12
 
 
-@pytest.mark.parametrize("budget", [2.5, 1.25])
+@pytest.mark.parametrize("budget", [4.0, 1.5])
 def test_every_call_slowed_to_near_the_deadline(aws, tally, budget):
-    """Each call 0.5 s late, and the deadline (the context's time less the handler's margins) `budget` seconds away:
-    at 2.5 s an event's four calls (the most a life cycle here needs) just fit; at 1.25 s a Create's fourth call, its
-    write to Lambda, would start too late (so it fails, with its record written), while its rollback's three calls
-    fit. Real time: slowness is the fault."""
+    """Each call 0.5 s late, and a Create's or an Update's deadline `budget` seconds away (the context's time less
+    the handler's margins and the time such an event leaves the events that wait for it, `WAIT_RESERVE`): at 4 s the
+    six Lambda and SSM calls of a Create or an Update (the most a life cycle here needs) fit; at 1.5 s a Create runs
+    out of time before it writes its claim, so it fails having written nothing, and its rollback's Delete succeeds.
+    Real time: slowness is the fault."""
     slow = [Fault("lambda", delay=0.5), Fault("ssm", delay=0.5)]
-    margins = index.DEADLINE_MARGIN + index.CALL_TIMEOUT
+    margins = index.DEADLINE_MARGIN + index.CALL_TIMEOUT + config_events.WAIT_RESERVE
 
     harness = run(aws, Injector(slow), 4, context_seconds=margins + budget, warp=False, threads=4)
 
-    kind = f"Lambda and SSM: every call 0.5 s late, the handler's deadline {budget} s away"
-    tally.add(SUITE, kind, harness.events, harness.outcome("every call slowed"))
+    kind = f"Lambda and SSM: every call 0.5 s late, a Create's or an Update's deadline {budget:g} s away"
+    tally.add(SUITE, kind, harness.events, harness.outcome(), EVENTS)
     assert harness.wrong == []
 
 
@@ -297,9 +337,9 @@ def test_a_call_that_hangs_past_the_deadline_is_answered_by_the_watchdog_naming_
     harness = run(aws, Injector(hung), 3, context_seconds=index.DEADLINE_MARGIN + 2.0 + 1.0, warp=False, threads=3)
 
     kind = "Lambda: every call hangs 6 s, past the deadline and the call timeout (watchdog)"
-    tally.add(SUITE, kind, harness.events, harness.outcome("every Lambda call hung"))
+    tally.add(SUITE, kind, harness.events, harness.outcome(), EVENTS)
     assert harness.wrong == []
-    assert harness.outcomes == Counter({FAILED_NAMED: 3, AS_DECLARED: 3})  # each Create; its rollback succeeds
+    assert harness.outcomes == Counter({(CREATE, FAILED_NAMED): 3, (DELETE_BACK, AS_DECLARED): 3})
 
 
 LOAD = 200
@@ -320,7 +360,7 @@ def test_load_200_life_cycle_events_at_once_with_30_percent_throttled_none_lost(
             created = list(pool.map(lambda name: harness.send("Create", first_props(name, queue)), names))
             ids = [answer["PhysicalResourceId"] for answer in created]
             for name, answer in zip(names, created, strict=True):
-                harness.judge(answer, name, lam, first_props(name, queue))
+                harness.judge(CREATE, answer, name, lam, first_props(name, queue))
 
             updated = list(
                 pool.map(
@@ -331,7 +371,7 @@ def test_load_200_life_cycle_events_at_once_with_30_percent_throttled_none_lost(
                 )
             )
             for name, answer in zip(names, updated, strict=True):
-                harness.judge(answer, name, lam, second_props(name))
+                harness.judge(UPDATE, answer, name, lam, second_props(name))
 
             deleted = list(
                 pool.map(
@@ -340,10 +380,10 @@ def test_load_200_life_cycle_events_at_once_with_30_percent_throttled_none_lost(
                 )
             )
             for name, answer in zip(names, deleted, strict=True):
-                harness.judge(answer, name, lam, None)
+                harness.judge(DELETE, answer, name, lam, None)
 
     kind = f"Load: {LOAD} life cycles, each phase's {LOAD} events at once, 30% of Lambda calls throttled"
-    tally.add(SUITE, kind, harness.events, harness.outcome())
+    tally.add(SUITE, kind, harness.events, harness.outcome(), EVENTS)
     assert harness.world.denied == []
     assert harness.wrong == []
-    assert harness.outcomes == Counter({AS_DECLARED: 3 * LOAD})
+    assert harness.answered(AS_DECLARED) == Counter({CREATE: LOAD, UPDATE: LOAD, DELETE: LOAD})

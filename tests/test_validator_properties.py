@@ -171,8 +171,8 @@ def agreement(tally: Any) -> Iterator[Agreement]:
     yield seen
     for field, tried in seen.tried.items():
         accepted = seen.accepted[field]
-        outcome = f"validator agreed with the model on all: {accepted} accepted, {tried - accepted} rejected"
-        tally.add(SUITE, field, tried, outcome)
+        outcome = f"the model accepts {accepted} and rejects {tried - accepted}; the validator agreed on all {tried}"
+        tally.add(SUITE, field, tried, outcome, counted="values")
 
 
 def examples(count: int) -> Callable[[Any], Any]:

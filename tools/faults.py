@@ -24,6 +24,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
+SERVICE_NAMES = {"lambda": "Lambda", "ssm": "SSM"}
 # Which of a fault's matching calls fail, by their sequence number (0 for the first matching call).
 Rule = Callable[[int], bool]
 Reply = tuple[AWSResponse, dict[str, Any]]
@@ -52,7 +53,8 @@ def every() -> Rule:
 class Fault:
     """What some calls get instead of the service's answer: an error (`code`, HTTP `status`) for the calls `rule`
     picks, after `delay` seconds for every matching call (no `code`: only slowed). Matches the calls of `service`
-    (its signing name: lambda, ssm) whose operation is in `operations` (empty: every operation)."""
+    (its signing name: lambda, ssm) whose operation is in `operations` (empty: every operation); `calls` names them
+    in RELIABILITY.md (by default, the service's calls)."""
 
     service: str
     rule: Rule = every()
@@ -61,6 +63,11 @@ class Fault:
     message: str = "Injected fault."
     operations: frozenset[str] = frozenset()
     delay: float = 0.0
+    calls: str = ""
+
+    @property
+    def named(self) -> str:
+        return self.calls or f"{SERVICE_NAMES.get(self.service, self.service)} calls"
 
     def matches(self, service: str, operation: str) -> bool:
         return service == self.service and (not self.operations or operation in self.operations)
@@ -113,6 +120,23 @@ class Injector:
     def injected(self) -> int:
         return sum(self.failed.values())
 
+    def did(self) -> str:
+        """What the faults did, counted: the calls they refused and the calls they delayed, each by what its fault
+        names them (`refused 28 Lambda calls`, `delayed 40 Lambda calls by 0.5 s`)."""
+        refused: Counter[str] = Counter()
+        delayed: Counter[str] = Counter()
+        for index, fault in enumerate(self.faults):
+            if fault.code:
+                refused[fault.named] += self.failed[index]
+            if fault.delay:
+                delayed[f"{fault.named} by {fault.delay:g} s"] += self.matched[index]
+        parts = [
+            f"{verb} {' and '.join(f'{count} {name}' for name, count in counted.items())}"
+            for verb, counted in (("refused", refused), ("delayed", delayed))
+            if counted
+        ]
+        return "; ".join(parts) or "did nothing"
+
 
 class TimeWarp:
     """A clock and a sleep for one handler run: `sleep(s)` waits s / `factor` real seconds and moves the clock s
@@ -134,12 +158,14 @@ class TimeWarp:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of RELIABILITY.md: a fault or an input, how many were tried, and what came of them."""
+    """One line of RELIABILITY.md: a fault or an input, how many were tried (`counted` names what: events, inputs),
+    and what came of them."""
 
     suite: str
     subject: str
     tried: int
     outcome: str
+    counted: str = "tried"
 
 
 @dataclass
@@ -147,9 +173,9 @@ class Tally:
     rows: list[Row] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, suite: str, subject: str, tried: int, outcome: str) -> None:
+    def add(self, suite: str, subject: str, tried: int, outcome: str, counted: str = "tried") -> None:
         with self._lock:
-            self.rows.append(Row(suite, subject, tried, outcome))
+            self.rows.append(Row(suite, subject, tried, outcome, counted))
 
     def append_to(self, path: Path) -> None:
         with path.open("a") as record:
@@ -163,16 +189,26 @@ Written by `scripts/reliability` (do not edit): it runs `tests/test_reliability.
 and LocalStack by botocore hooks, `tools/faults.py`; the response PUT refused by the local response server) and
 `tests/test_validator_properties.py` (hypothesis: the construct's and the handler's validators against the
 constraints of botocore's service model for `lambda:PutFunctionEventInvokeConfig`), and tabulates what they tried.
-An event "as declared" answered SUCCESS and the live config then read back as its properties declare; "failed"
-answered FAILED with a reason naming the function. Every event is answered in every row, or the suite fails.
+
+Faults: under each, CloudFormation's life cycle runs on functions of their own, a Create, an Update and a Delete;
+an event that fails is followed by CloudFormation's rollback of it (a Delete after a failed Create, which ends that
+life cycle; an Update back to the old properties after a failed Update). The events are counted by kind and by
+answer. "SUCCESS, as declared": the event answered SUCCESS and the live config then read back as its properties
+declare (no config, after a Delete). "FAILED, naming the function": the event answered FAILED with a reason naming
+the function. Every event is answered, and is one or the other, or the suite fails. What the fault did is counted as
+it did it: the calls it refused, by service, or the response PUTs the response server refused.
+
+Validators: for each field, the values hypothesis tried, how many of them botocore's model accepts and rejects, and
+whether the validator agreed with the model on every one (the suite fails at the first disagreement).
 """
 
 
 def markdown(rows: list[Row]) -> str:
     lines = [HEADER.rstrip("\n")]
     for suite in dict.fromkeys(row.suite for row in rows):
-        lines += [f"\n## {suite}\n", "| fault or input | tried | outcome |", "|---|---:|---|"]
-        lines += [f"| {row.subject} | {row.tried} | {row.outcome} |" for row in rows if row.suite == suite]
+        mine = [row for row in rows if row.suite == suite]
+        lines += [f"\n## {suite}\n", f"| fault or input | {mine[0].counted} | outcome |", "|---|---:|---|"]
+        lines += [f"| {row.subject} | {row.tried} | {row.outcome} |" for row in mine]
     return "\n".join(lines) + "\n"
 
 
