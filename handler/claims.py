@@ -102,7 +102,7 @@ def settled(
         return claimed, now
     decision(
         "found_changed_while_claiming",
-        function=claimed.link.name,
+        claim=claimed.link.name,
         before=from_api(live).labelled() if live else None,
         now=found.labelled() if found else None,
     )

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import aws_cdk as cdk
+import emulator
+import iam
 from async_invoke_config import AsyncInvokeConfig
 from cloudformation import ResponseServer, new_stack_id
 from lambda_api import Api, Deadline
@@ -182,3 +184,17 @@ def retained(build: Callable[[cdk.Stack], Any]) -> Callable[[cdk.Stack], None]:
                 node.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
 
     return keep
+
+
+@dataclass
+class Policed:
+    """A boto3 session stand-in whose clients (but STS's GetCallerIdentity, which needs no grant) are checked
+    against `world`'s policy."""
+
+    h: Any
+    world: iam.World
+    region_name: str = "us-east-1"
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        client = emulator.client(self.h.server.url if service == "cloudformation" else self.h.aws.endpoint, service)
+        return client if service == "sts" else iam.install(client, self.world)

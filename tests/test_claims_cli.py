@@ -11,10 +11,9 @@ from typing import Any
 
 import aws_cdk as cdk
 import boto3
-import emulator
 import iam
 from async_invoke_config import cli
-from stack_harness import retained
+from stack_harness import Policed, retained
 from test_drift_report import readme_policy
 from test_scenarios import config, ok
 
@@ -55,20 +54,6 @@ def command(h: Any, monkeypatch: Any, *argv: str, own_session: bool = True) -> R
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(list(argv), session=session, out=out, err=err)
     return Run(code, out.getvalue(), err.getvalue(), calls)
-
-
-@dataclass
-class Policed:
-    """A boto3 session stand-in whose clients (but STS's GetCallerIdentity, which needs no grant) are checked
-    against `world`'s policy."""
-
-    h: Any
-    world: iam.World
-    region_name: str = "us-east-1"
-
-    def client(self, service: str, **kwargs: Any) -> Any:
-        client = emulator.client(self.h.server.url if service == "cloudformation" else self.h.aws.endpoint, service)
-        return client if service == "sts" else iam.install(client, self.world)
 
 
 def stale(h: Any, name: str) -> tuple[str, str]:

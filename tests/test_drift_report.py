@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import emulator
 import iam
 import pytest
 from async_invoke_config import AsyncInvokeConfig, aws_session, cli
@@ -26,7 +25,7 @@ from lambda_api import Deadline
 from plan import Owner, Record
 from report import DRIFTED, IN_SYNC, UNCHECKED, compare
 from settings import Settings, Target
-from stack_harness import Harness, harness
+from stack_harness import Harness, Policed, harness
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -239,15 +238,10 @@ def test_the_profile_option_uses_the_profiles_keys_region_and_endpoints(deployed
 def test_the_policy_the_readme_gives_is_enough(deployed, monkeypatch):
     world = iam.World(readme_policy(deployed.stack))
 
-    class Session:
-        region_name = REGION
-
-        def client(self, service: str, **kwargs: Any) -> Any:
-            endpoint = deployed.harness.server.url if service == "cloudformation" else deployed.harness.aws.endpoint
-            return iam.install(emulator.client(endpoint, service), world)
-
     out, err = io.StringIO(), io.StringIO()
-    code = cli.main(["drift", "--stack", deployed.stack], session=Session(), out=out, err=err)
+    code = cli.main(
+        ["drift", "--stack", deployed.stack], session=Policed(deployed.harness, world, REGION), out=out, err=err
+    )
 
     assert code in (0, 1), err.getvalue()
     assert world.denied == []
@@ -262,15 +256,13 @@ def test_the_policy_the_readme_gives_is_enough(deployed, monkeypatch):
 def test_access_denied_exits_2_in_one_line_naming_the_action(deployed):
     world = iam.World(readme_policy(deployed.stack)[:1])  # no ssm:GetParameters, no lambda:Get...
 
-    class Session:
-        region_name = REGION
-
-        def client(self, service: str, **kwargs: Any) -> Any:
-            endpoint = deployed.harness.server.url if service == "cloudformation" else deployed.harness.aws.endpoint
-            return iam.install(emulator.client(endpoint, service), world)
-
     err = io.StringIO()
-    code = cli.main(["drift", "--stack", deployed.stack], session=Session(), out=io.StringIO(), err=err)
+    code = cli.main(
+        ["drift", "--stack", deployed.stack],
+        session=Policed(deployed.harness, world, REGION),
+        out=io.StringIO(),
+        err=err,
+    )
 
     assert code == 2
     assert err.getvalue().count("\n") == 1
