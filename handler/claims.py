@@ -60,7 +60,7 @@ def take(
         live = read_live()
         gone = None
         if found is not None and found.owner != owner:
-            gone = stack.gone(cloudformation, found.owner.stack_id, found.owner.logical_id, config_arn)
+            gone = stack.gone(cloudformation, found.owner.stack_id, found.owner.logical_id, config_arn, found.leaving)
             if gone is not None and records.get(link.name) != found:
                 continue  # its owner let go of it meanwhile: decide again on what is there now
         ownership = claim(owner, declared, retain, found, from_api(live) if live else None, first, gone)

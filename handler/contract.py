@@ -11,6 +11,18 @@ from collections.abc import Mapping
 from typing import Any
 
 RESOURCE_TYPE = "Custom::LambdaAsyncInvokeConfig"
+# Many configs carried by one resource (the defaults of a stack, and the configs a stack opts in): `Shared` holds
+# the settings most of them declare (a config's properties, less its function), `Members` each config under a stable
+# key (a hash of the function and qualifier it configures, never its position), as its function's name (the shared
+# settings apply) or as an object of its own properties. Each member is owned as `<logical id>/<key>`; the resource's
+# physical id (GROUP_ID_PREFIX...) changes when an Update drops a member, which CloudFormation then deletes, with the
+# old properties, in the cleanup phase: only then is a dropped member given back (`Record.leaving` marks it).
+GROUP_TYPE = "Custom::LambdaAsyncInvokeConfigs"
+SHARED = "Shared"
+MEMBERS = "Members"
+MEMBER_SEPARATOR = "/"
+GROUP_ID_PREFIX = "async-invoke-configs:"
+MEMBER_KEY_PATTERN = re.compile(r"[A-Za-z0-9]{1,16}", re.ASCII)
 DRIFT_CHECK_TYPE = "Custom::LambdaAsyncInvokeConfigDriftCheck"
 # The drift check's properties: a new token each synth (so that every deploy sends it an Update), the physical ids
 # of the configs the template declares (the only ones it reads), and a digest of their declarations (so that, with a
@@ -71,6 +83,7 @@ PROPERTIES = frozenset(
         SERVICE_TIMEOUT,
     }
 )
+GROUP_PROPERTIES = frozenset({SHARED, MEMBERS, DEPLOY_TOKEN, SERVICE_TOKEN, SERVICE_TIMEOUT})
 RENAMED = {FUNCTION_NAME: FUNCTION, MAXIMUM_RETRY_ATTEMPTS: RETRY_ATTEMPTS, MAXIMUM_EVENT_AGE_IN_SECONDS: MAX_EVENT_AGE}
 
 DATA_FUNCTION_ARN = "FunctionArn"
@@ -80,6 +93,7 @@ DATA_CHECKED = "Checked"
 DATA_CORRECTED = "Corrected"
 DATA_CORRECTIONS = "Corrections"
 DATA_SKIPPED = "Skipped"
+DATA_RELEASED = "Released"
 
 # The drift check's CloudWatch metrics (embedded metric format): one data point of each per check, per stack (by name).
 METRICS_NAMESPACE = "AsyncInvokeConfig"
@@ -258,3 +272,29 @@ def is_config_arn(value: str) -> bool:
     """True for a qualified function ARN as Lambda reports it: the physical id of a config this resource wrote."""
     match = FUNCTION_NAME_PATTERN.fullmatch(value)
     return match is not None and all(match.group(part) for part in ("arn", "region", "account", "qualifier"))
+
+
+def member_properties(shared: Any, value: Any, key: str) -> dict[str, Any]:
+    """A group member's properties as a config's own: its function (a name), with the shared settings; or an object
+    with its function, its qualifier and, if it declares any, its own settings instead of the shared ones."""
+    if not isinstance(key, str) or MEMBER_KEY_PATTERN.fullmatch(key) is None:
+        raise InvalidProperty(f"`{MEMBERS}` key must be 1-16 letters or digits; got {key!r}.")
+    if not isinstance(shared, Mapping):
+        raise InvalidProperty(f"`{SHARED}` must be an object of settings; got {shared!r}.")
+    if isinstance(value, str):
+        return {**shared, FUNCTION: value}
+    if not isinstance(value, Mapping):
+        raise InvalidProperty(f"`{MEMBERS}.{key}` must be a function name or an object; got {value!r}.")
+    own = dict(value)
+    return own if set(own) - {FUNCTION, QUALIFIER} else {**shared, **own}
+
+
+def member_owner(logical_id: str, key: str) -> str:
+    """The owner name a group member's claim carries: its group's logical id and its key."""
+    return f"{logical_id}{MEMBER_SEPARATOR}{key}"
+
+
+def carrier(owner_logical_id: str) -> str | None:
+    """The group that carries a config owned as `<logical id>/<key>`; None for a config of its own resource."""
+    group, separator, _ = owner_logical_id.partition(MEMBER_SEPARATOR)
+    return group if separator else None

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import config_events
+import group_events
 import stack
 from contract import (
     CONFIGS,
@@ -25,6 +26,7 @@ from contract import (
     DRIFT_CHECK_TYPE,
     FUNCTION,
     FUNCTION_NAME,
+    GROUP_TYPE,
     METRICS_DIMENSION,
     METRICS_NAMESPACE,
     SCHEDULE_KEY,
@@ -115,6 +117,8 @@ def on_event(
     properties = event.get("ResourceProperties") or {}
     function = properties.get(FUNCTION) or properties.get(FUNCTION_NAME)  # either shape (see contract.py)
     subject = f"the async-invoke config of {function!r}" if function else "the async-invoke drift check"
+    if event.get("ResourceType") == GROUP_TYPE:
+        subject = f"the async-invoke configs of {event.get('LogicalResourceId')}"
     watchdog = threading.Timer(
         max(0.0, deadline.remaining() + CALL_TIMEOUT),
         lambda: responder.answer(
@@ -175,6 +179,10 @@ def dispatch(event: Mapping[str, Any], services: ServicesFor) -> Outcome:
         raise InvalidProperty(f"Unknown RequestType {kind!r}; expected Create, Update or Delete.")
     if event.get("ResourceType") == DRIFT_CHECK_TYPE:
         return drift_check(event, services)
+    if event.get("ResourceType") == GROUP_TYPE:  # many configs: Lambda calls paced as the drift check's
+        if kind == "Delete":
+            return group_events.remove(event, services(DRIFT_CHECK_RATE))
+        return group_events.configure(event, services(DRIFT_CHECK_RATE))
     if kind == "Delete":
         return config_events.remove(event, services())
     return config_events.configure(event, services())

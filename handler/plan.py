@@ -72,6 +72,7 @@ class Record:
     prior: Settings | None = None
     previous: Handover | None = None
     claim_id: str = ""  # this claim instance: a successor claim, if its owner goes away, is named after it
+    leaving: bool = False  # a group dropped it: given back when the group's old physical id is deleted
     version: int = field(default=0, compare=False)
 
 

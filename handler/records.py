@@ -37,6 +37,8 @@ def encode(record: Record) -> str:
         fields["prior"] = record.prior.request()
     if record.previous is not None:
         fields["previous"] = handover(record.previous)
+    if record.leaving:
+        fields["leaving"] = True
     return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
@@ -52,6 +54,7 @@ def decode(text: str, version: int = 0) -> Record:
         if previous
         else None,
         claim_id=str(fields.get("id", "")),
+        leaving=bool(fields.get("leaving")),
         version=version,
     )
 

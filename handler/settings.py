@@ -15,10 +15,12 @@ from contract import (
     FUNCTION,
     FUNCTION_NAME,
     FUNCTION_NAME_PATTERN,
+    GROUP_PROPERTIES,
     LATEST,
     MAX_EVENT_AGE,
     MAXIMUM_EVENT_AGE_IN_SECONDS,
     MAXIMUM_RETRY_ATTEMPTS,
+    MEMBERS,
     ON_FAILURE,
     ON_SUCCESS,
     PROPERTIES,
@@ -28,11 +30,13 @@ from contract import (
     REMOVAL_POLICY,
     RETRY_ATTEMPTS,
     RETRY_ATTEMPTS_RANGE,
+    SHARED,
     InvalidProperty,
     check_destination,
     check_range,
     current_properties,
     is_self_destination,
+    member_properties,
     parse_function_name,
     resolve_qualifier,
 )
@@ -174,6 +178,28 @@ def from_properties(props: Mapping[str, Any]) -> Declared:
     if removal not in REMOVAL_POLICIES:
         raise InvalidProperty(f"`{REMOVAL_POLICY}` must be one of {list(REMOVAL_POLICIES)}; got {removal!r}.")
     return Declared(Target(function_name, qualifier), settings, removal)
+
+
+def members_of(props: Mapping[str, Any]) -> dict[str, Declared]:
+    """A group's members by key, each validated as a config of its own (the message names the member); two members
+    of one function and qualifier are refused."""
+    unknown = sorted(set(props) - GROUP_PROPERTIES)
+    if unknown:
+        raise InvalidProperty(f"Unknown properties {unknown}; expected some of {sorted(GROUP_PROPERTIES)}.")
+    members = props.get(MEMBERS) or {}
+    if not isinstance(members, Mapping):
+        raise InvalidProperty(f"`{MEMBERS}` must be an object of configs by key; got {members!r}.")
+    found: dict[str, Declared] = {}
+    for key, value in members.items():
+        try:
+            found[key] = from_properties(member_properties(props.get(SHARED) or {}, value, key))
+        except InvalidProperty as error:
+            raise InvalidProperty(f"`{MEMBERS}.{key}` ({value!r}): {error}") from error
+    targets = [declared.target for declared in found.values()]
+    twice = sorted({str(target) for target in targets if targets.count(target) > 1})
+    if twice:
+        raise InvalidProperty(f"Two members configure {', '.join(twice)}; declare one config per function, qualifier.")
+    return found
 
 
 def from_api(response: Mapping[str, Any]) -> Settings:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
-from contract import RESOURCE_TYPE, is_config_arn
+from contract import RESOURCE_TYPE, carrier, is_config_arn
 from lambda_api import Api, error_code, error_message
 
 
@@ -61,11 +61,12 @@ def configs(api: Api, stack_id: str) -> list[tuple[str, str]]:
         params["NextToken"] = page["NextToken"]
 
 
-def gone(api: Api, stack_id: str, logical_id: str, config_arn: str) -> str | None:
+def gone(api: Api, stack_id: str, logical_id: str, config_arn: str, leaving: bool = False) -> str | None:
     """Why the resource `logical_id` of stack `stack_id` no longer owns the config `config_arn` (its stack is deleted,
     or, at rest, no longer holds the resource or holds it with another physical id), or None while it may: it is
     there with that physical id, or its stack has an operation under way (whose events may still run: a rollback's
-    Delete, a cancelled Create)."""
+    Delete, a cancelled Create). A config a group carries (`<group>/<key>`) is gone with its group, or, at rest, when
+    the group dropped it (`leaving`) and its cleanup did not give it back."""
     try:
         stack_status = status(api, stack_id)
     except ClientError as error:
@@ -76,8 +77,9 @@ def gone(api: Api, stack_id: str, logical_id: str, config_arn: str) -> str | Non
         return "its stack was deleted"
     if stack_status.endswith("_IN_PROGRESS"):
         return None
+    group = carrier(logical_id)
     try:
-        detail = api.call("describe_stack_resource", StackName=stack_id, LogicalResourceId=logical_id)
+        detail = api.call("describe_stack_resource", StackName=stack_id, LogicalResourceId=group or logical_id)
     except ClientError as error:
         if _missing(error):
             return f"its stack ({stack_status}) no longer holds the resource"
@@ -86,7 +88,10 @@ def gone(api: Api, stack_id: str, logical_id: str, config_arn: str) -> str | Non
     resource_status, physical_id = str(resource["ResourceStatus"]), str(resource.get("PhysicalResourceId") or "")
     if resource_status.endswith("_IN_PROGRESS"):
         return None
-    if resource_status not in ("DELETE_COMPLETE", "DELETE_SKIPPED") and physical_id == config_arn:
+    deleted = resource_status in ("DELETE_COMPLETE", "DELETE_SKIPPED")
+    if group is not None and not deleted:
+        return f"its group {group} dropped it and did not give it back" if leaving else None
+    if not deleted and physical_id == config_arn:
         return None
     return f"the resource is {resource_status} with physical id {physical_id or '(none)'}"
 
@@ -94,3 +99,17 @@ def gone(api: Api, stack_id: str, logical_id: str, config_arn: str) -> str | Non
 def _missing(error: ClientError) -> bool:
     """CloudFormation's answer for a stack or resource that does not exist: a ValidationError saying so."""
     return error_code(error) == "ValidationError" and "does not exist" in error_message(error)
+
+
+def current_physical_id(api: Api, stack_id: str, logical_id: str) -> str | None:
+    """The physical id the stack holds now for `logical_id` (None: it holds no such resource, or it is deleted)."""
+    try:
+        detail = api.call("describe_stack_resource", StackName=stack_id, LogicalResourceId=logical_id)
+    except ClientError as error:
+        if _missing(error):
+            return None
+        raise
+    resource = detail["StackResourceDetail"]
+    if str(resource["ResourceStatus"]).startswith("DELETE_"):
+        return None
+    return str(resource.get("PhysicalResourceId") or "")

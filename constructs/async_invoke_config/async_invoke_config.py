@@ -15,6 +15,7 @@ from constructs import Construct, IConstruct
 from .app_checks import check_unique, declaration, register
 from .bridge import path_of, stack_of, unresolved
 from .defaults import DEFAULT_ID, Target, apply, exempt, require
+from .groups import Member, carry_together, is_carried, making_defaults, member_key
 from .handler.contract import (
     DATA_FUNCTION_ARN,
     DESTINATION_PATTERN,
@@ -117,24 +118,43 @@ class AsyncInvokeConfig(Construct):
         if removal_policy == RemovalPolicy.RETAIN:
             properties[REMOVAL_POLICY] = REMOVAL_RETAIN
 
-        self.resource = CfnResource(
+        plain = target.function is not None and getattr(target.function, "lambda_", target.function) is target.function
+        waits = self._waits_for(provider.stack, target, granted=bool(bound))
+        self._resource: CfnResource | None = None
+        if is_carried(self):
+            member = Member(member_key(key), path_of(self), properties, waits)
+            plain_function = target.function if plain else None
+            provider.add_member(member, target.policy, plain_function, target.qualifier, target.version_token)
+            return
+        self._resource = resource = CfnResource(
             self, "Resource", type=RESOURCE_TYPE, properties=provider.custom_resource_properties(properties)
         )
-        """The custom resource (``Custom::LambdaAsyncInvokeConfig``), as a ``CfnResource``."""
-        plain = target.function is not None and getattr(target.function, "lambda_", target.function) is target.function
         provider.add_config(
-            self.resource,
+            resource,
             properties,
             target.policy,
             target.function if plain else None,
             target.qualifier,
             target.version_token,
         )
-        self._depend_on_target(provider.stack, target, granted=bool(bound))
+        for dependency in waits:
+            resource.node.add_dependency(dependency)
+
+    @property
+    def resource(self) -> CfnResource:
+        """The custom resource (``Custom::LambdaAsyncInvokeConfig``), as a ``CfnResource``. A config carried with
+        others (``apply_defaults``, ``carry_together``) has none of its own: asking for it raises."""
+        if self._resource is None:
+            raise InvalidProperty(
+                f"{path_of(self)}: this config is carried with others (apply_defaults or carry_together) in a "
+                "resource of several configs, and has no `resource` or `function_arn` of its own."
+            )
+        return self._resource
 
     @cached_property
     def function_arn(self) -> str:
-        """The qualified ARN of the function the config belongs to, as Lambda reports it."""
+        """The qualified ARN of the function the config belongs to, as Lambda reports it (a config of its own
+        resource only)."""
         return Token.as_string(self.resource.get_att(DATA_FUNCTION_ARN))
 
     @staticmethod
@@ -175,9 +195,20 @@ class AsyncInvokeConfig(Construct):
         }
 
         def create(target: Target) -> None:
-            AsyncInvokeConfig(target, DEFAULT_ID, function=target, **settings)
+            with making_defaults():  # carried together, as few resources as fit
+                AsyncInvokeConfig(target, DEFAULT_ID, function=target, **settings)
 
         apply(scope, declaration, create, include, exclude)
+
+    @staticmethod
+    def carry_together(scope: Construct) -> None:
+        """Carry the configs declared under `scope` (a stack, or any construct in one; declared after this call) in
+        as few custom resources as fit, with the defaults of ``apply_defaults``, rather than one resource each: for
+        stacks of hundreds of configs (CloudFormation's 500 resources), in fewer template bytes. Each config keeps
+        its promises (its claim, its drift check, its rollback); only ``resource`` and ``function_arn`` are its
+        group's and not its own. Changing a deployed config between the two forms moves nothing live: the new
+        resource takes it over before the old one goes."""
+        carry_together(scope)
 
     @staticmethod
     def require_on_failure(scope: Construct) -> None:
@@ -253,19 +284,18 @@ class AsyncInvokeConfig(Construct):
         """Configs found drifted whose correction failed (sum over `period`, default 5 minutes)."""
         return AsyncInvokeConfig.metric_drift(scope, METRIC_FAILED, period=period)
 
-    def _depend_on_target(self, stack: Stack, target: ConfigTarget, granted: bool) -> None:
-        """Wait for the policies that hold the send grants on the function's role (not the role itself: nothing of it
-        changes), and for a version or alias named only by a literal qualifier; a plain function is already waited
-        for through its name."""
+    def _waits_for(self, stack: Stack, target: ConfigTarget, granted: bool) -> list[IConstruct]:
+        """The policies that hold the send grants on the function's role (not the role itself: nothing of it
+        changes), and a version or alias named only by a literal qualifier; a plain function is already waited for
+        through its name."""
         function = target.function
         if function is None:
-            return
+            return []
         underlying = getattr(function, "lambda_", function)
         role = function.role if granted else None
         grants = [c for c in role.node.children if isinstance(c, iam.Policy)] if role is not None else []
-        for dependency in (*grants, None if underlying is function else function):
-            if dependency is not None and stack_of(dependency) is stack:
-                self.resource.node.add_dependency(dependency)
+        found = (*grants, None if underlying is function else function)
+        return [dependency for dependency in found if dependency is not None and stack_of(dependency) is stack]
 
     def _bind(self, problems: Problems, destination: Destination, half: str, target: ConfigTarget, grant: bool) -> str:
         """The destination's ARN; the function's role gets the permission to send to it where the role is known and

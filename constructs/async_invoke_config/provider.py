@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from constructs import Construct, IConstruct
 from .bridge import stack_of, unresolved
 from .drift_check import config_ids, deploy_token, digest, drift_check, schedule_rule
 from .grants import Grants, PolicyTarget, effective_qualifier
+from .groups import Member, build
 from .handler.contract import (
     FUNCTION,
     LATEST,
@@ -56,7 +57,7 @@ _providers: weakref.WeakKeyDictionary[Stack, Provider] = weakref.WeakKeyDictiona
 
 @dataclass(frozen=True)
 class _Config:
-    resource: CfnResource
+    resource: CfnResource | None  # None for a member until its group is built
     properties: dict[str, Any]
     function: lambda_.IFunction | None
     qualifier: str | None
@@ -78,6 +79,7 @@ class Provider(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         self._configs: list[_Config] = []
+        self._members: list[tuple[Member, _Config]] = []  # configs carried together, their group found at `_Finish`
         self._logical_ids: list[str] | None = None
         self.finished = False
         self.stack = stack_of(self)
@@ -192,14 +194,50 @@ class Provider(Construct):
         """Register one config: the handler may act on its function and qualifier (the config waits for that
         permission), and the drift check reads it. None as target, when only a token name is known, scopes the
         permission to the stack's account and region."""
+        self._configs.append(self._config(resource, properties, target, function, qualifier, version_token))
+
+    def add_member(
+        self,
+        member: Member,
+        target: PolicyTarget | None,
+        function: lambda_.IFunction | None,
+        qualifier: str | None,
+        version_token: bool = False,
+    ) -> None:
+        """Register one config carried with others: as `add_config`, its resource being its group's, once known."""
+        config = self._config(None, member.properties, target, function, qualifier, version_token)
+        self._members.append((member, config))
+
+    def _config(
+        self,
+        resource: CfnResource | None,
+        properties: dict[str, Any],
+        target: PolicyTarget | None,
+        function: lambda_.IFunction | None,
+        qualifier: str | None,
+        version_token: bool,
+    ) -> _Config:
         if self.finished:
+            path = resource.node.path if resource is not None else str(properties.get(FUNCTION))
             raise InvalidProperty(
-                f"{resource.node.path}: an AsyncInvokeConfig was added after the stack's handler was finished "
+                f"{path}: an AsyncInvokeConfig was added after the stack's handler was finished "
                 "(by an Aspect of a later priority than aws_cdk.AspectPriority.MUTATING?)."
             )
         declared = str(properties[FUNCTION]) if target is not None else ""
         grant = self.grants.add(target, effective_qualifier(qualifier, declared), version_token)
-        self._configs.append(_Config(resource, properties, function, qualifier, grant))
+        return _Config(resource, properties, function, qualifier, grant)
+
+    def build_groups(self) -> None:
+        """The groups that carry the members, once every config is known; each member's config then waits (and is
+        granted) through its group."""
+        if not self._members:
+            return
+        token = self.grants.token if self.drift_check is not None else None
+        built = build(self, [member for member, _ in self._members], self.custom_resource_properties, token)
+        configs = {id(member): config for member, config in self._members}
+        for resource, bucket in built:
+            for member in bucket:
+                self._configs.append(replace(configs[id(member)], resource=resource))
 
     def configure(self, on_deploy: bool, schedule: Duration | None) -> None:
         if not on_deploy and self.drift_check is not None:
@@ -228,7 +266,7 @@ class Provider(Construct):
 
     def grant_targets(self) -> None:
         """The targets' permissions, once every config is known: one ARN per function and qualifier declared."""
-        self.grants.finish([(config.resource, config.grant) for config in self._configs], self.async_settings())
+        self.grants.finish([(config.resource, config.grant) for config in self._built()], self.async_settings())
 
     def acknowledge_wildcards(self) -> None:
         """The wildcards of the handler's policies, each acknowledged with its reason (cdk-nag names each finding by
@@ -241,16 +279,20 @@ class Provider(Construct):
         return inline_policies(self.stack, self.log_group.log_group_arn, key)
 
     def _config_ids(self) -> Any:
-        return config_ids(self.logical_ids()) if self._configs else []
+        return config_ids(list(dict.fromkeys(self.logical_ids()))) if self._configs else []
 
     def _digest(self) -> str:
         return digest(self.logical_ids(), self.stack.resolve([config.properties for config in self._configs]))
+
+    def _built(self) -> list[Any]:
+        """The configs with their resources (a member's is its group's, once built)."""
+        return [config for config in self._configs if config.resource is not None]
 
     def logical_ids(self) -> list[str]:
         """The configs' logical ids, asked of the stack once the configs are final."""
         if self._logical_ids is not None:
             return self._logical_ids
-        ids = [self.stack.get_logical_id(config.resource) for config in self._configs]
+        ids = [self.stack.get_logical_id(config.resource) for config in self._built()]
         if self.finished:  # no config can be added any more
             self._logical_ids = ids
         return ids
@@ -258,7 +300,7 @@ class Provider(Construct):
     def wait_for_qualifiers(self) -> None:
         """A config that names an alias or version of an in-app function by its qualifier alone waits for the aliases
         (by name) and versions of that function, so that the first deploy does not configure them before they exist."""
-        pending = [c for c in self._configs if c.function is not None and c.qualifier not in (None, LATEST)]
+        pending = [c for c in self._built() if c.function is not None and c.qualifier not in (None, LATEST)]
         if not pending:
             return
         by_function: dict[str, list[IConstruct]] = {}
@@ -287,6 +329,7 @@ class _Finish:
     def visit(self, node: IConstruct) -> None:
         if node is self.provider and not self.done:
             self.done = True
+            self.provider.build_groups()
             self.provider.wait_for_qualifiers()
             self.provider.grant_targets()
             self.provider.acknowledge_wildcards()
