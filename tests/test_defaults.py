@@ -4,6 +4,7 @@ explicit one."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,16 @@ from test_construct import function
 CONFIG = "Custom::LambdaAsyncInvokeConfig"
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:team-dlq"
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def one_resource_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests look at which functions and aliases get a config and with what: each default config is given a
+    resource of its own here, so that the template names it by its path. How defaults are carried together is
+    tested in test_group_synth.py and, deployed, in test_groups.py."""
+    import async_invoke_config.async_invoke_config as module
+
+    monkeypatch.setattr(module, "making_defaults", contextlib.nullcontext)
 
 
 def configs(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

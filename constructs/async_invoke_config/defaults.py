@@ -3,6 +3,7 @@ and whether each already has a config of its own."""
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,20 +72,29 @@ def qualifier_of(target: Target) -> str:
     return target.alias_name if isinstance(target, lambda_.Alias) else LATEST
 
 
-def has_native_config(target: Target) -> bool:
-    """Whether `target` has an ``AWS::Lambda::EventInvokeConfig`` (aws-cdk-lib's own): its async props, or an
-    ``EventInvokeConfig`` naming it. Two configs for one function and qualifier would overwrite each other."""
-    if any(isinstance(node, lambda_.CfnEventInvokeConfig) for node in target.node.find_all()):
-        return True
-    function = target.version.lambda_ if isinstance(target, lambda_.Alias) else target
-    stack = Stack.of(target)
-    reference = stack.resolve(function.function_name)
-    for node in stack.node.find_all():
-        if isinstance(node, lambda_.CfnEventInvokeConfig) and stack.resolve(node.function_name) == reference:
-            qualifier = stack.resolve(node.qualifier)
-            if qualifier == qualifier_of(target):
-                return True
-    return False
+class NativeConfigs:
+    """The ``AWS::Lambda::EventInvokeConfig`` resources (aws-cdk-lib's own) of a stack, read once per visit."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.paths: list[str] = []
+        self.named: set[tuple[str, Any]] = set()
+        for node in stack.node.find_all():
+            if isinstance(node, lambda_.CfnEventInvokeConfig):
+                self.paths.append(node.node.path)
+                name = json.dumps(stack.resolve(node.function_name), sort_keys=True)
+                self.named.add((name, stack.resolve(node.qualifier)))
+
+    def configure(self, target: Target) -> bool:
+        """Whether `target` has one: its async props, or an ``EventInvokeConfig`` naming it. Two configs for one
+        function and qualifier would overwrite each other."""
+        if not self.paths:
+            return False
+        if any(path.startswith(target.node.path + "/") for path in self.paths):
+            return True
+        function = target.version.lambda_ if isinstance(target, lambda_.Alias) else target
+        name = json.dumps(self.stack.resolve(function.function_name), sort_keys=True)
+        return (name, qualifier_of(target)) in self.named
 
 
 def native_on_failure(target: Target) -> bool:
@@ -120,10 +130,11 @@ class Defaults:
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, Stack):
             return
+        natives = NativeConfigs(node)
         for target in user_targets(node, self.scope):
             if _nearest_defaults(target) is not self or not self.covers(target):
                 continue
-            if self.lookup(target) is None and not has_native_config(target):
+            if self.lookup(target) is None and not natives.configure(target):
                 self.create(target)
 
     def covers(self, target: Target) -> bool:

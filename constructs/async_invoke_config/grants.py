@@ -42,6 +42,7 @@ class PolicyTarget:
     name: str
     identity: str | None = ""
     local: bool = True  # an in-app function of the config's own stack: its references may be named in an Fn::Sub
+    name_length: int | None = None  # a name known only as a reference, whose function has a literal name
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ def _length(grant: Grant) -> int:
     """The grant's ARN as IAM counts it (resolved; unresolved parts at their longest)."""
     target = grant.target
     if unresolved(target.arn):
-        arn = FUNCTION_ARN_PREFIX + (BARE_NAME_MAX if unresolved(target.name) else len(target.name))
+        name = target.name_length or (BARE_NAME_MAX if unresolved(target.name) else len(target.name))
+        arn = FUNCTION_ARN_PREFIX + name
     else:
         arn = len(target.arn)
     if not unresolved(grant.qualifier):

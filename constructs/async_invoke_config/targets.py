@@ -74,7 +74,9 @@ def resolve(problems: Problems, stack: Stack, function: object, qualifier: objec
         local = stack_of(underlying) is stack and stack_of(function) is stack
         if not local:
             problems.check(lambda: check_same_stage(function, stack))
-        policy = PolicyTarget(arn, underlying.function_name, _identity(underlying), local)
+        named = _own_name(underlying) if isinstance(underlying, lambda_.Function) else None
+        length = len(named) if named else None
+        policy = PolicyTarget(arn, underlying.function_name, _identity(underlying), local, length)
         target = ConfigTarget(arn, given or derived, function, policy, version_token)
     return target if len(problems.found) == before else None
 
