@@ -9,7 +9,8 @@ Everything is printed as it is measured; with --out, the same text is written to
 Each timing is the median of RUNS runs, with min and max; ratios are taken pair by pair within a run (ours and the
 native L2 synthesized one after the other), then summarized the same way, so that a machine shared with other work
 shifts both sides of a pair alike. LocalStack is started on a free loopback port (or EMULATOR_ENDPOINT is used).
-The sections: template_tables.py, synth_tables.py, handler_tables.py. The cases: cases.py; the template measure:
+The sections: template_tables.py, synth_tables.py, group_tables.py (many configs per resource), handler_tables.py.
+The cases: cases.py; the template measure:
 template_size.py; the stack's fixed part: stack_cost.py; calls per path: calls.py, played by handler.py (ours) and
 peer_calls.py (AwsCustomResource's, run by peers.py); the drift check: drift_check.py.
 """
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "handler"), str(ROOT / "tools")]
 
 import emulator  # noqa: E402
+import group_tables  # noqa: E402
 import handler_tables  # noqa: E402
 import peers  # noqa: E402
 import synth_tables  # noqa: E402
@@ -103,6 +105,7 @@ def run(plan: Plan, quick: bool) -> None:
     timed(lambda: synth_tables.bridge(plan))
     timed(lambda: synth_tables.synth_times(plan))
     timed(lambda: synth_tables.linearity(plan))
+    timed(lambda: group_tables.rows((plan.sizes[-2], plan.sizes[-1]), min(plan.runs, 3)))
     with emulator.running() as endpoint:
         paths = timed(lambda: handler_tables.handlers(plan, endpoint))
         timed(lambda: template_tables.costs(plan, marginals, paths))

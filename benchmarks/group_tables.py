@@ -8,6 +8,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import aws_cdk as cdk
 import template_size
@@ -42,7 +43,7 @@ def together(stack: cdk.Stack, id_: str, target: Target) -> None:
     AsyncInvokeConfig(stack, id_, **props(target))
 
 
-def functions(stack: cdk.Stack, count: int, **async_props: object) -> sqs.Queue:
+def functions(stack: cdk.Stack, count: int, **async_props: Any) -> sqs.Queue:
     queue = sqs.Queue(stack, "Queue")
     for index in range(count):
         lambda_.Function(
