@@ -12,7 +12,7 @@ import aws_cdk as cdk
 import iam as iam_checker
 import pytest
 from async_invoke_config import AsyncInvokeConfig
-from async_invoke_config.provider import HANDLER_TIMEOUT
+from async_invoke_config.handler_set import HANDLER_TIMEOUT
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations

@@ -157,3 +157,35 @@ def test_carrying_configs_together_and_back_moves_nothing_live(h, names):
     for name in names[:5]:
         assert h.live(name) == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 7200}
         assert h.record(name).previous is None
+
+
+def test_groups_past_one_roles_quota_run_under_handlers_of_their_own(h, aws, names, monkeypatch):
+    """Smaller bounds than the real ones (3 members a group, 1 group a handler), so that a few configs need several
+    handlers: each group's events run under its own handler's role, which grants exactly its members' functions."""
+    import async_invoke_config.groups as groups_module
+    import async_invoke_config.provider as provider_module
+
+    monkeypatch.setattr(groups_module, "CAPACITY", 3)
+    monkeypatch.setattr(provider_module, "GROUPS_PER_SET", 1)
+    for name in names:
+        create_function(aws.client("lambda"), name)
+    created = ok(h.deploy("Sets", by_name(names)), "CREATE_COMPLETE")
+    cloud = h.stacks["Sets"].cloud
+    found = groups(h, "Sets")
+    tokens = {logical_id: group.properties["ServiceToken"] for logical_id, group in found.items()}
+    assert len(found) >= 4 and len(set(tokens.values())) == len(found)
+    granted = {}
+    for logical_id, group in found.items():
+        resources = [
+            resource
+            for statement in cloud.handler_statements(tokens[logical_id])
+            if "lambda:PutFunctionEventInvokeConfig" in statement.get("Action", [])
+            for resource in statement["Resource"]
+        ]
+        granted[logical_id] = {resource.split(":function:")[1].split(":")[0] for resource in resources}
+        assert granted[logical_id] == set(group.properties["Members"].values()), logical_id
+    assert sum(len(functions) for functions in granted.values()) == len(names)  # no function granted twice
+    assert all(h.live(name) == {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 3600} for name in names)
+    assert created.denied == []
+    ok(cloud.destroy(), "DELETE_COMPLETE")
+    assert [h.live(name) for name in names] == [None] * len(names)

@@ -105,13 +105,16 @@ class LocalCloudFormation:
             for key, resource in self.resources.items()
         ]
 
-    def handler_statements(self) -> list[dict[str, Any]]:
-        """The handler role's policy now: its inline policies and every policy attached to it."""
+    def handler_statements(self, service_token: str | None = None) -> list[dict[str, Any]]:
+        """The policy now of the role of the handler `service_token` names (the stack's first, when None): its inline
+        policies and every policy attached to it."""
         handler = next(
             (
                 r
                 for r in self.resources.values()
-                if r.resource_type == "AWS::Lambda::Function" and r.properties.get("Handler") == "index.on_event"
+                if r.resource_type == "AWS::Lambda::Function"
+                and r.properties.get("Handler") == "index.on_event"
+                and (service_token is None or r.attributes.get("Arn") == service_token)
             ),
             None,
         )
@@ -128,9 +131,18 @@ class LocalCloudFormation:
         ]
         return [statement for document in documents for statement in statements(document)]
 
-    def world(self) -> iam.World:
-        """The rules the handler runs under now."""
-        granted = self.handler_statements()
+    def every_handler_statement(self) -> list[dict[str, Any]]:
+        """The policies of every handler role of the stack (a stack of many groups has more than one)."""
+        tokens = [
+            r.attributes.get("Arn")
+            for r in self.resources.values()
+            if r.resource_type == "AWS::Lambda::Function" and r.properties.get("Handler") == "index.on_event"
+        ]
+        return [statement for token in tokens for statement in self.handler_statements(token)]
+
+    def world(self, service_token: str | None = None) -> iam.World:
+        """The rules the handler (`service_token`'s, or the stack's first) runs under now."""
+        granted = self.handler_statements(service_token)
         fresh = [s for s in granted if s in self._attached] if self.status.endswith("_IN_PROGRESS") else []
         return iam.World(granted, set(self.gone), fresh, self.propagation_lag if fresh else 0)
 
@@ -161,7 +173,7 @@ class LocalCloudFormation:
 
     def _send(self, deployment: Deployment, request: str, logical_id: str, resource: Resource, **kwargs: Any) -> Sent:
         event = self.event(request, logical_id, resource, **kwargs)
-        calls = self.handler.invoke(event, self.world())
+        calls = self.handler.invoke(event, self.world(resource.properties.get("ServiceToken")))
         (answer,) = self.server.answers(event)
         sent = Sent(request, logical_id, answer, self.status, calls)
         deployment.sent.append(sent)
@@ -192,14 +204,14 @@ class LocalCloudFormation:
         creating = not before
         self.status, self.changed_at = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS", now()
         deployment = Deployment(self.status)
-        settled, self._attached = self.handler_statements(), []
+        settled, self._attached = self.every_handler_statement(), []
         changed: dict[str, str] = {}  # logical id -> CREATE, UPDATE or REPLACE, in the order they happened
         attempts: dict[str, Resource] = {}  # what each changed resource became (or was to become)
         try:
             for logical_id in order(wanted):
                 self._apply(deployment, logical_id, wanted[logical_id], before.get(logical_id), changed, attempts)
                 if logical_id in changed and wanted[logical_id]["Type"].startswith("AWS::IAM::"):
-                    self._attached = [s for s in self.handler_statements() if s not in settled]
+                    self._attached = [s for s in self.every_handler_statement() if s not in settled]
         except Failed as failure:
             deployment.failure = str(failure)
             if creating:

@@ -106,7 +106,9 @@ def build(
         properties: dict[str, Any] = dict(_shape(bucket))
         if token is not None:
             properties = {DEPLOY_TOKEN: token, **properties}
-        resource = CfnResource(scope, f"Configs{index}", type=GROUP_TYPE, properties=custom_properties(properties))
+        resource = CfnResource(
+            scope, f"Configs{index}", type=GROUP_TYPE, properties=custom_properties(properties, index)
+        )
         for member in bucket:
             for dependency in member.dependencies:
                 resource.node.add_dependency(dependency)

@@ -4,7 +4,6 @@ drift check."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,15 @@ from aws_cdk import (
     CustomResource,
     Duration,
     IAspect,
-    IResolvable,
-    IResolveContext,
     Stack,
-    Token,
 )
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
 from .bridge import stack_of, unresolved
 from .drift_check import config_ids, deploy_token, digest, drift_check, schedule_rule
-from .grants import Grants, PolicyTarget, effective_qualifier
+from .grants import PolicyTarget, effective_qualifier
 from .groups import Member, build
 from .handler.contract import (
     FUNCTION,
@@ -37,20 +32,13 @@ from .handler.contract import (
     SERVICE_TOKEN,
     InvalidProperty,
 )
+from .handler_set import GROUPS_PER_SET, HandlerSet, Late
 from .handler_settings import LOGS_ID, HandlerSettings, log_group
-from .role_policy import acknowledge, acknowledge_parameters, inline_policies
+from .role_policy import inline_policies
 
 HANDLER_DIR = (Path(__file__).parent / "handler").resolve()
 PROVIDER_ID = "AsyncInvokeConfigProvider"
-HANDLER_TIMEOUT = Duration.minutes(5)
-# The handler's own asynchronous invocations (CloudFormation invokes it asynchronously). An event that waits longer
-# than HANDLER_MAX_EVENT_AGE (the account's concurrency is exhausted: throttled) or whose run fails without answering
-# goes to the handler's on-failure destination, a second function (`index.on_expired`) that runs it once more, within
-# its own EXPIRED_MAX_EVENT_AGE. Neither retries. So CloudFormation gets an answer within 300 + 240 + 300 = 840 s of
-# sending an event, throttled or not, before it stops waiting (SERVICE_TIMEOUT_SECONDS), and no run starts after that.
-HANDLER_MAX_EVENT_AGE = Duration.minutes(5)
-EXPIRED_MAX_EVENT_AGE = Duration.minutes(4)
-HANDLER_RETRY_ATTEMPTS = 0
+# CloudFormation waits this long for an answer (see `handler_set`: the handler answers within 840 s, throttled or not).
 SERVICE_TIMEOUT_SECONDS = 15 * 60
 _providers: weakref.WeakKeyDictionary[Stack, Provider] = weakref.WeakKeyDictionary()
 
@@ -62,6 +50,8 @@ class _Config:
     function: lambda_.IFunction | None
     qualifier: str | None
     grant: tuple[str, str] | None
+    handler: int = 0  # the stack's handler (`sets`) that runs its events and holds its grant
+    pending: tuple[PolicyTarget | None, str, bool] | None = None  # a member's grant, made once its group is known
 
 
 class Provider(Construct):
@@ -88,99 +78,40 @@ class Provider(Construct):
         defaults = HandlerSettings()
         self.log_group = log_group(self, defaults)
         self.handler_settings: HandlerSettings | None = None  # set once, by `configure_handler`
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Reads and writes Lambda async-invoke configs for the AsyncInvokeConfig custom resources.",
-        )
-        cfn_role = self.role.node.default_child
-        assert isinstance(cfn_role, iam.CfnRole)
-        cfn_role.add_property_override("Policies", _Late(self._inline_policies))
         self.code = lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc", "__init__.py"])
-        self.expired = self._function(
-            "Expired",
-            "index.on_expired",
-            EXPIRED_MAX_EVENT_AGE,
-            "Runs once more a custom-resource event the AsyncInvokeConfig handler could not (throttled).",
-        )
-        self.function = self._function(
-            "Handler",
-            "index.on_event",
-            HANDLER_MAX_EVENT_AGE,
-            "Keeps Lambda async-invoke configs as declared (cdk-async-invoke-config).",
-            on_failure=_Granted(self.expired.function_arn),
-        )
-        # The handler's role may invoke its on-failure destination; a policy of its own, not the role's default one,
-        # which both functions wait for, and which names the second function: that would be a cycle.
-        invoke = iam.Policy(
-            self,
-            "InvokeExpired",
-            statements=[iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.expired.function_arn])],
-            roles=[self.role],
-        )
-        for settings in self.async_settings()[:1]:
-            settings.node.add_dependency(invoke)
+        self.token = deploy_token(self)
+        self.sets = [HandlerSet(self, self.code, self.log_group, self.token, self._inline_policies)]
+        self.role, self.function, self.expired = self.sets[0].role, self.sets[0].function, self.sets[0].expired
+        self.grants = self.sets[0].grants
         self.service_token = self.function.function_arn
-        self.grants = Grants(self, self.stack, self.role, deploy_token(self))
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5",
-            "Log streams are created under the handler's own log group (`:*`).",
-        )
-        for function in (self.function, self.expired):
-            acknowledge(function, "AwsSolutions-L1", "The handler is built and tested for the Python 3.13 runtime.")
         self.drift_check: CustomResource | None = drift_check(
-            self, self.function.function_arn, _Late(self._config_ids), self._digest, SERVICE_TIMEOUT_SECONDS
+            self, self.function.function_arn, Late(self._config_ids), self._digest, SERVICE_TIMEOUT_SECONDS
         )
         for dependency in self.async_settings():
             self.drift_check.node.add_dependency(dependency)
         self.schedule: events.Rule | None = None
         Aspects.of(self).add(_Finish(self))
 
-    def _function(
-        self,
-        id: str,
-        entry: str,
-        max_event_age: Duration,
-        description: str,
-        on_failure: lambda_.IDestination | None = None,
-    ) -> lambda_.Function:
-        """One of the handler's two functions: the same code, role and log group, JSON logs, no retries."""
-        defaults = HandlerSettings()
-        return lambda_.Function(
-            self,
-            id,
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler=entry,
-            code=self.code,
-            timeout=HANDLER_TIMEOUT,
-            memory_size=256,
-            role=self.role,
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=defaults.log_level,
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
-            max_event_age=max_event_age,
-            retry_attempts=HANDLER_RETRY_ATTEMPTS,
-            on_failure=on_failure,
-            description=description,
-        )
-
     def async_settings(self) -> list[CfnResource]:
-        """The handler's (and its second function's) own asynchronous-invocation settings, which every event of the
-        stack waits for, so that even the first deploy's events run under them."""
-        found = []
-        for function in (self.function, self.expired):
-            child = function.node.try_find_child("EventInvokeConfig")
-            resource = child.node.default_child if child is not None else None
-            if isinstance(resource, CfnResource):
-                found.append(resource)
-        return found
+        """The stack's first handler's own asynchronous-invocation settings (see `HandlerSet.async_settings`)."""
+        return self.sets[0].async_settings()
 
-    def custom_resource_properties(self, properties: dict[str, Any]) -> dict[str, Any]:
-        """A config's properties as its custom resource holds them: the handler, and how long CloudFormation waits."""
-        return {SERVICE_TOKEN: self.service_token, SERVICE_TIMEOUT: str(SERVICE_TIMEOUT_SECONDS), **properties}
+    def handler_set(self, group: int) -> HandlerSet:
+        """The handler of the group of that index (made when first needed): a new one every GROUPS_PER_SET groups."""
+        number = group // GROUPS_PER_SET
+        while len(self.sets) <= number:
+            scope = Construct(self, f"HandlerSet{len(self.sets)}")
+            added = HandlerSet(scope, self.code, self.log_group, self.token, self._inline_policies)
+            if self.handler_settings is not None:
+                added.configure(self.handler_settings, self.log_group)
+            self.sets.append(added)
+        return self.sets[number]
+
+    def custom_resource_properties(self, properties: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        """A config's properties as its custom resource holds them: the handler (the first, unless `token` names
+        another), and how long CloudFormation waits."""
+        handler = token or self.service_token
+        return {SERVICE_TOKEN: handler, SERVICE_TIMEOUT: str(SERVICE_TIMEOUT_SECONDS), **properties}
 
     def add_config(
         self,
@@ -205,8 +136,10 @@ class Provider(Construct):
         version_token: bool = False,
     ) -> None:
         """Register one config carried with others: as `add_config`, its resource being its group's, once known."""
-        config = self._config(None, member.properties, target, function, qualifier, version_token)
-        self._members.append((member, config))
+        self._check_open(member.path)
+        declared = str(member.properties[FUNCTION]) if target is not None else ""
+        pending = (target, effective_qualifier(qualifier, declared), version_token)
+        self._members.append((member, _Config(None, member.properties, function, qualifier, None, pending=pending)))
 
     def _config(
         self,
@@ -217,27 +150,37 @@ class Provider(Construct):
         qualifier: str | None,
         version_token: bool,
     ) -> _Config:
+        self._check_open(resource.node.path if resource is not None else str(properties.get(FUNCTION)))
+        declared = str(properties[FUNCTION]) if target is not None else ""
+        grant = self.grants.add(target, effective_qualifier(qualifier, declared), version_token)
+        return _Config(resource, properties, function, qualifier, grant)
+
+    def _check_open(self, path: str) -> None:
         if self.finished:
-            path = resource.node.path if resource is not None else str(properties.get(FUNCTION))
             raise InvalidProperty(
                 f"{path}: an AsyncInvokeConfig was added after the stack's handler was finished "
                 "(by an Aspect of a later priority than aws_cdk.AspectPriority.MUTATING?)."
             )
-        declared = str(properties[FUNCTION]) if target is not None else ""
-        grant = self.grants.add(target, effective_qualifier(qualifier, declared), version_token)
-        return _Config(resource, properties, function, qualifier, grant)
 
     def build_groups(self) -> None:
         """The groups that carry the members, once every config is known; each member's config then waits (and is
         granted) through its group."""
         if not self._members:
             return
-        token = self.grants.token if self.drift_check is not None else None
-        built = build(self, [member for member, _ in self._members], self.custom_resource_properties, token)
+        token = self.token if self.drift_check is not None else None
+
+        def properties(shape: dict[str, Any], index: int) -> dict[str, Any]:
+            return self.custom_resource_properties(shape, self.handler_set(index).function.function_arn)
+
+        built = build(self, [member for member, _ in self._members], properties, token)
         configs = {id(member): config for member, config in self._members}
-        for resource, bucket in built:
+        for index, (resource, bucket) in enumerate(built):
+            number = index // GROUPS_PER_SET
             for member in bucket:
-                self._configs.append(replace(configs[id(member)], resource=resource))
+                config = configs[id(member)]
+                assert config.pending is not None
+                grant = self.sets[number].grants.add(*config.pending)
+                self._configs.append(replace(config, resource=resource, grant=grant, handler=number, pending=None))
 
     def configure(self, on_deploy: bool, schedule: Duration | None) -> None:
         if not on_deploy and self.drift_check is not None:
@@ -256,23 +199,19 @@ class Provider(Construct):
         self.handler_settings = settings
         self.node.try_remove_child(LOGS_ID)
         self.log_group = log_group(self, settings)
-        for function in (self.function, self.expired):
-            cfn = function.node.default_child
-            assert isinstance(cfn, lambda_.CfnFunction)
-            cfn.add_property_override("LoggingConfig.LogGroup", self.log_group.log_group_name)
-            cfn.add_property_override("LoggingConfig.ApplicationLogLevel", settings.log_level.value)
-            if settings.architecture.name != lambda_.Architecture.X86_64.name:  # x86_64 is Lambda's default
-                cfn.add_property_override("Architectures", [settings.architecture.name])
+        for handler in self.sets:
+            handler.configure(settings, self.log_group)
 
     def grant_targets(self) -> None:
         """The targets' permissions, once every config is known: one ARN per function and qualifier declared."""
-        self.grants.finish([(config.resource, config.grant) for config in self._built()], self.async_settings())
+        for number, handler in enumerate(self.sets):
+            handler.finish([(config.resource, config.grant) for config in self._built() if config.handler == number])
 
     def acknowledge_wildcards(self) -> None:
         """The wildcards of the handler's policies, each acknowledged with its reason (cdk-nag names each finding by
         the resource, so this runs once every target is known)."""
-        self.grants.acknowledge()
-        acknowledge_parameters(self.role, self.stack)
+        for handler in self.sets:
+            handler.acknowledge_wildcards()
 
     def _inline_policies(self) -> list[dict[str, Any]]:
         key = self.handler_settings.log_key if self.handler_settings is not None else None
@@ -334,34 +273,3 @@ class _Finish:
             self.provider.grant_targets()
             self.provider.acknowledge_wildcards()
             self.provider.finished = True
-
-
-@jsii.implements(lambda_.IDestination)
-class _Granted:
-    """A Lambda destination whose send permission is granted elsewhere (`InvokeExpired`)."""
-
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-
-    def bind(
-        self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
-    ) -> lambda_.DestinationConfig:
-        return lambda_.DestinationConfig(destination=self.arn)
-
-
-@jsii.implements(IResolvable)
-class _Late:
-    """A value produced at synth time, once every config of the stack is known."""
-
-    def __init__(self, produce: Callable[[], Any]) -> None:
-        self._produce = produce
-
-    @property
-    def creation_stack(self) -> list[str]:
-        return []
-
-    def resolve(self, context: IResolveContext) -> Any:
-        return self._produce()
-
-    def to_string(self) -> str:
-        return Token.as_string(self)
