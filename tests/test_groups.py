@@ -189,3 +189,35 @@ def test_groups_past_one_roles_quota_run_under_handlers_of_their_own(h, aws, nam
     assert created.denied == []
     ok(cloud.destroy(), "DELETE_COMPLETE")
     assert [h.live(name) for name in names] == [None] * len(names)
+
+
+def test_a_group_update_failing_part_way_is_rolled_back_config_by_config(h, aws, names):
+    """One member's function is gone (deleted out of band): the group's Update writes the members before it in key
+    order, fails on it naming the function, and CloudFormation's rollback Update writes each member back; the gone
+    one is logged, not failed, so that the rollback completes. Dropping it then releases only its claim."""
+    for name in names[:6]:
+        create_function(aws.client("lambda"), name)
+    ok(h.deploy("PartWay", by_name(names[:6])), "CREATE_COMPLETE")
+    (group,) = groups(h, "PartWay").values()
+    order = [group.properties["Members"][key] for key in sorted(group.properties["Members"])]
+    gone = order[3]
+    h.stacks["PartWay"].cloud.gone.add(gone)
+
+    failed = h.deploy("PartWay", by_name(names[:6], retry_attempts=0))
+    assert failed.status == "UPDATE_ROLLBACK_COMPLETE", explain(failed)
+    assert failed.denied == []
+    forward, back = [s for s in failed.sent if s.request == "Update" and s.logical_id in groups(h, "PartWay")]
+    assert forward.status == "FAILED" and gone in forward.answer["Reason"], forward.answer
+    assert back.status == "SUCCESS"
+    for name in order[:3]:  # written, then written back
+        assert written(failed, name) == [PUT, UPDATE], (name, written(failed, name))
+    for name in order[4:]:  # never reached
+        assert written(failed, name) == [], name
+    for name in names[:6]:
+        if name != gone:
+            assert h.live(name) == {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 3600}, name
+
+    kept = [name for name in names[:6] if name != gone]
+    ok(h.deploy("PartWay", by_name(kept)), "UPDATE_COMPLETE")
+    assert h.record(gone) is None
+    assert all(h.record(name) is not None for name in kept)
