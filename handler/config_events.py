@@ -17,9 +17,9 @@ import stack
 from contract import REMOVAL_POLICY, REMOVAL_RETAIN, InvalidProperty, is_config_arn
 from log import decision
 from plan import DELETE, FORGET_PREVIOUS, HAND_BACK, NONE, RELEASE, RESTORE, Owner, release
-from reconcile import cannot_succeed, converge, describe, let_go, reconcile
-from services import Outcome, Services
-from settings import Target, from_api, from_properties
+from reconcile import Reconciled, cannot_succeed, converge, describe, let_go, reconcile
+from services import Hold, Outcome, Services
+from settings import Declared, Target, from_api, from_properties
 
 # A Delete or a rollback's Update that waits for another event of its resource (the cancelled Create or Update it
 # undoes) stops waiting this long before its deadline, and a Create or an Update that is not a rollback's ends (done,
@@ -53,48 +53,17 @@ def configure(event: Mapping[str, Any], services: Services) -> Outcome:
     properties = event.get("ResourceProperties") or {}
     declared = from_properties(properties)
     target, owner, kind = declared.target, owner_of(event), str(event.get("RequestType"))
-    status = stack.status(services.stack, owner.stack_id)
-    rollback = kind == "Update" and stack.is_rolling_back(status)
-    deploying = CREATE_STATUSES if kind == "Create" else UPDATE_STATUSES
-    if not rollback:
-        if status not in deploying:
-            raise Cancelled(f"the stack is {status}: this event was cancelled or delivered late; nothing was changed.")
-        # It ends (done, or undone) before any event that waits for it gives up (`WAIT_RESERVE`).
-        services.deadline.at -= WAIT_RESERVE
+    rollback, deploying = begin(services, owner.stack_id, kind)
     with services.one_at_a_time(owner, str(event.get("RequestId", "")), WAIT_RESERVE if rollback else 0.0) as hold:
-        if not hold.held and not rollback:
-            raise Busy(f"another event of resource {owner.logical_id} still runs; deploy again.")
-        if not hold.held:
+        if not go_on(services, owner, hold, rollback, deploying):
             decision("left_to_running_event", request=kind, function=str(target))
             return Outcome(str(event.get("PhysicalResourceId") or target.arn(owner.stack_id)))
-        if hold.waited and not rollback:  # the event it waited for may have been this one's Delete, now answered
-            status = stack.status(services.stack, owner.stack_id)
-            if status not in deploying:
-                raise Cancelled(f"the stack is {status}: this event was cancelled as it waited; nothing was changed.")
         first = kind == "Create" or event.get("PhysicalResourceId") != target.arn(owner.stack_id)
-        retain = declared.removal_policy == REMOVAL_RETAIN
-        claimed, live = claims.take(  # reads the config before any write: IAM refuses a function no config declares
-            services.records,
-            services.stack,
-            target,
-            owner,
-            declared.settings,
-            retain,
-            lambda: services.lambda_api.get(**target.params()),
-            first,
-        )
-        try:
-            done = converge(services.lambda_api, target, declared.settings, live)
-        except Exception as error:
-            if not (rollback and cannot_succeed(error)):
-                undo(services, target, claimed, live)
-                raise
-            decision("rollback_not_written", function=str(target), reason=describe(error))
-            done = None
+        claimed, live, done = claim_and_write(services, declared, owner, first, rollback)
         if rollback:
             abandoned(event, services, target, owner)
         else:
-            cancelled(services, owner.stack_id, deploying, target, claimed, live)
+            cancelled(services, owner.stack_id, deploying, (target, claimed, live))
     if done is None:
         return Outcome(target.arn(owner.stack_id))
     decision(
@@ -115,23 +84,76 @@ def configure(event: Mapping[str, Any], services: Services) -> Outcome:
     return Outcome(done.function_arn, done.step.action, done.step.changed)
 
 
-def cancelled(
-    services: Services,
-    stack_id: str,
-    deploying: frozenset[str],
-    target: Target,
-    claimed: claims.Claimed,
-    live: dict[str, Any] | None,
-) -> None:
+def begin(services: Services, stack_id: str, kind: str) -> tuple[bool, frozenset[str]]:
+    """Whether a Create or Update is a rollback's, and the stack statuses it may run in. One that is not a
+    rollback's and finds its stack in no such status was cancelled or delivered late (Cancelled); otherwise it ends
+    (done, or undone) before any event that waits for it gives up (`WAIT_RESERVE`)."""
+    status = stack.status(services.stack, stack_id)
+    rollback = kind == "Update" and stack.is_rolling_back(status)
+    deploying = CREATE_STATUSES if kind == "Create" else UPDATE_STATUSES
+    if not rollback:
+        if status not in deploying:
+            raise Cancelled(f"the stack is {status}: this event was cancelled or delivered late; nothing was changed.")
+        services.deadline.at -= WAIT_RESERVE
+    return rollback, deploying
+
+
+def go_on(services: Services, resource: Owner, hold: Hold, rollback: bool, deploying: frozenset[str]) -> bool:
+    """Once the resource's lock was tried: False for a rollback's event that could not have it (the running event
+    is left to finish); Busy for any other; Cancelled for one that waited while its stack moved on (the event it
+    waited for may have been its own Delete, now answered)."""
+    if not hold.held and not rollback:
+        raise Busy(f"another event of resource {resource.logical_id} still runs; deploy again.")
+    if hold.waited and hold.held and not rollback:
+        status = stack.status(services.stack, resource.stack_id)
+        if status not in deploying:
+            raise Cancelled(f"the stack is {status}: this event was cancelled as it waited; nothing was changed.")
+    return hold.held
+
+
+def claim_and_write(
+    services: Services, declared: Declared, owner: Owner, first: bool, rollback: bool
+) -> tuple[claims.Claimed, dict[str, Any] | None, Reconciled | None]:
+    """Claim the config for `owner`, then write only what differs. A failure undoes both (the config as read, the
+    claim as found) and raises, but for a rollback's write that Lambda refuses for good (the function, alias or
+    destination is gone): that is logged, and nothing is written (None)."""
+    target = declared.target
+    retain = declared.removal_policy == REMOVAL_RETAIN
+    claimed, live = claims.take(  # reads the config before any write: IAM refuses a function no config declares
+        services.records,
+        services.stack,
+        target,
+        owner,
+        declared.settings,
+        retain,
+        lambda: services.lambda_api.get(**target.params()),
+        first,
+    )
+    try:
+        return claimed, live, converge(services.lambda_api, target, declared.settings, live)
+    except Exception as error:
+        if not (rollback and cannot_succeed(error)):
+            undo(services, target, claimed, live)
+            raise
+        decision("rollback_not_written", function=str(target), reason=describe(error))
+        return claimed, live, None
+
+
+Written = tuple[Target, claims.Claimed, dict[str, Any] | None]  # a config claimed and written, as read before
+
+
+def cancelled(services: Services, stack_id: str, deploying: frozenset[str], *written: Written) -> None:
     """After a Create's or Update's writes: if its stack is no longer deploying, the event was cancelled (its Delete
-    or its rollback's Update may have given up waiting for it) or delivered late: undo it and fail."""
+    or its rollback's Update may have given up waiting for it) or delivered late: undo each config it wrote (the
+    last first) and fail."""
     try:
         status = stack.status(services.stack, stack_id)
     except Exception as error:  # noqa: BLE001 - cannot tell: the events that undo this one, if any, still will
         decision("stack_status_unread", error=describe(error))
         return
     if status not in deploying:
-        undo(services, target, claimed, live)
+        for target, claimed, live in reversed(written):
+            undo(services, target, claimed, live)
         raise Cancelled(f"the stack is {status}: this event was cancelled or delivered late; its changes are undone.")
 
 

@@ -19,15 +19,7 @@ from typing import Any
 
 import claims
 import stack
-from config_events import (
-    CREATE_STATUSES,
-    UPDATE_STATUSES,
-    WAIT_RESERVE,
-    Busy,
-    Cancelled,
-    let_go_of,
-    undo,
-)
+from config_events import WAIT_RESERVE, begin, cancelled, claim_and_write, go_on, let_go_of
 from contract import (
     DATA_CHECKED,
     DATA_CORRECTED,
@@ -39,7 +31,7 @@ from contract import (
 )
 from log import decision
 from plan import NONE, Owner
-from reconcile import cannot_succeed, converge, describe
+from reconcile import describe
 from services import Outcome, Services
 from settings import Declared, Target, members_of
 
@@ -77,24 +69,13 @@ def configure(event: Mapping[str, Any], services: Services) -> Outcome:
     members = members_of(event.get("ResourceProperties") or {})
     before = members_of(event.get("OldResourceProperties") or {}) if kind == "Update" else {}
     stack_id = str(event.get("StackId", ""))
-    status = stack.status(services.stack, stack_id)
-    rollback = kind == "Update" and stack.is_rolling_back(status)
-    deploying = CREATE_STATUSES if kind == "Create" else UPDATE_STATUSES
-    if not rollback:
-        if status not in deploying:
-            raise Cancelled(f"the stack is {status}: this event was cancelled or delivered late; nothing was changed.")
-        services.deadline.at -= WAIT_RESERVE
+    rollback, deploying = begin(services, stack_id, kind)
     kept: list[Kept] = []
-    with services.one_at_a_time(Owner(stack_id, logical_id), str(event.get("RequestId", "")), 0.0) as hold:
-        if not hold.held and not rollback:
-            raise Busy(f"another event of resource {logical_id} still runs; deploy again.")
-        if not hold.held:
+    group = Owner(stack_id, logical_id)
+    with services.one_at_a_time(group, str(event.get("RequestId", "")), WAIT_RESERVE if rollback else 0.0) as hold:
+        if not go_on(services, group, hold, rollback, deploying):
             decision("left_to_running_event", request=kind, group=logical_id)
             return Outcome(str(event.get("PhysicalResourceId") or group_id(logical_id, list(members))))
-        if hold.waited and not rollback:
-            status = stack.status(services.stack, stack_id)
-            if status not in deploying:
-                raise Cancelled(f"the stack is {status}: this event was cancelled as it waited; nothing was changed.")
         for key, declared in sorted(members.items()):
             old = before.get(key)
             first = old is None or old.target != declared.target
@@ -108,7 +89,7 @@ def configure(event: Mapping[str, Any], services: Services) -> Outcome:
             elif key not in members:
                 mark_leaving(services, old.target, member(event, key))
         if not rollback:
-            cancelled(services, stack_id, deploying, kept)
+            cancelled(services, stack_id, deploying, *[(done.target, done.claimed, done.live) for done in kept])
     dropped = sorted(set(before) - set(members))
     previous = str(event.get("PhysicalResourceId") or "")
     physical_id = group_id(logical_id, list(members), previous) if dropped or not previous else previous
@@ -126,31 +107,14 @@ def configure(event: Mapping[str, Any], services: Services) -> Outcome:
 
 
 def keep(services: Services, declared: Declared, owner: Owner, first: bool, rollback: bool) -> Kept | None:
-    """One member: claimed (a config another live resource owns is refused), then written where it differs. A
-    member that fails is undone (config as read, claim as found) and fails the event, naming its function."""
+    """One member, as a config's own event would keep it (`claim_and_write`); a failure names its function."""
     target = declared.target
-    retain = declared.removal_policy == REMOVAL_RETAIN
     try:
-        claimed, live = claims.take(
-            services.records,
-            services.stack,
-            target,
-            owner,
-            declared.settings,
-            retain,
-            lambda: services.lambda_api.get(**target.params()),
-            first,
-        )
+        claimed, live, done = claim_and_write(services, declared, owner, first, rollback)
     except Exception as error:
         raise MemberFailed(f"{target}: {describe(error)}") from error
-    try:
-        done = converge(services.lambda_api, target, declared.settings, live)
-    except Exception as error:
-        if rollback and cannot_succeed(error):
-            decision("rollback_not_written", function=str(target), reason=describe(error))
-            return None
-        undo(services, target, claimed, live)
-        raise MemberFailed(f"{target}: {describe(error)}") from error
+    if done is None:
+        return None
     if done.step.action != NONE:
         decision(
             "converged",
@@ -173,19 +137,6 @@ def mark_leaving(services: Services, target: Target, owner: Owner) -> None:
         return
     services.records.overwrite(link.name, replace(record, leaving=True))
     decision("member_dropped", function=str(target), owner=owner.logical_id)
-
-
-def cancelled(services: Services, stack_id: str, deploying: frozenset[str], kept: list[Kept]) -> None:
-    """After a Create's or Update's writes: if its stack is no longer deploying, every member is undone."""
-    try:
-        status = stack.status(services.stack, stack_id)
-    except Exception as error:  # noqa: BLE001 - cannot tell: the events that undo this one, if any, still will
-        decision("stack_status_unread", error=describe(error))
-        return
-    if status not in deploying:
-        for done in reversed(kept):
-            undo(services, done.target, done.claimed, done.live)
-        raise Cancelled(f"the stack is {status}: this event was cancelled or delivered late; its changes are undone.")
 
 
 def remove(event: Mapping[str, Any], services: Services) -> Outcome:
