@@ -7,7 +7,11 @@ only marked (`Record.leaving`): the Update answers a new physical id, so CloudFo
 cleanup phase, once every resource of the stack is created or updated, and that Delete gives the dropped members
 back. A member that moved to another group (or to a resource of its own) has been taken over by then, and is left as
 it is; a rollback's Update claims the members of the old properties back, which clears their marks. A member whose
-function changed (a replaced function) lets go of the old function as soon as the new one is written."""
+function changed (a replaced function) lets go of the old function as soon as the new one is written. A rollback's
+Update lets go at once of the members the update it undoes added (given back, or handed back to the group it took
+them from) and keeps its physical id: that update may have been cancelled, its answer ignored, and CloudFormation
+then sends no Delete that would give them back later (as a config's rollback lets go of a config its cancelled
+Update moved to: `config_events.abandoned`)."""
 
 from __future__ import annotations
 
@@ -84,13 +88,13 @@ def configure(event: Mapping[str, Any], services: Services) -> Outcome:
                 kept.append(done)
         for key, old in sorted(before.items()):
             moved = key in members and members[key].target != old.target
-            if moved:  # its function was replaced: the old one is let go of now
+            if moved or (rollback and key not in members):  # let go of now: no Delete may come for it
                 let_go_of(services, old.target, member(event, key), old.removal_policy == REMOVAL_RETAIN)
             elif key not in members:
                 mark_leaving(services, old.target, member(event, key))
         if not rollback:
             cancelled(services, stack_id, deploying, *[(done.target, done.claimed, done.live) for done in kept])
-    dropped = sorted(set(before) - set(members))
+    dropped = [] if rollback else sorted(set(before) - set(members))
     previous = str(event.get("PhysicalResourceId") or "")
     physical_id = group_id(logical_id, list(members), previous) if dropped or not previous else previous
     corrected = [done for done in kept if done.action != NONE]

@@ -105,6 +105,13 @@ def h(aws: Aws, tmp_path: Path) -> Iterator[Harness]:
         yield running
 
 
+@pytest.fixture
+def server() -> Iterator[ResponseServer]:
+    """The presigned-URL stand-in alone, for the interleaving suites' stacks (each registers itself)."""
+    with ResponseServer() as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def tally() -> Iterator[Tally]:
     """Rows for RELIABILITY.md (fault or input, how many tried, outcome); appended to $RELIABILITY_RECORD when set,

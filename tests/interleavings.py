@@ -1,34 +1,36 @@
 """The interleaving suite's harness: stacks synthesized once per scenario and deployed under a seeded scheduler by
 the concurrent local CloudFormation (tools/concurrent_cloud.py), each schedule on functions of its own, and the
-invariants that must hold after any schedule:
+invariants that must hold after any schedule, a group's member counting as a config resource of its own, owned as
+`<group logical id>/<key>` and held while the group's current properties list it:
 
 - never two owners: at most one claim of a config names a resource that still holds it;
 - no claim without a resource: every claim names a resource that holds the config (but the stale claims a scenario
   leaves on purpose, by retaining a resource);
-- no resource without its claim: every config resource a stack holds is named by the config's claim that counts;
+- no resource without its claim: every config resource (and every group member) a stack holds is named by a claim;
 - every live config is as its owner declares, or, when none owns it, as it was found (or as a retained resource
   left it)."""
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aws_cdk as cdk
-from async_invoke_config import AsyncInvokeConfig
+from async_invoke_config import AsyncInvokeConfig, groups
 from cloudformation import ResponseServer, new_stack_id
 from concurrent_cloud import ConcurrentCloudFormation
-from contract import claim_name
+from contract import GROUP_TYPE, claim_name, is_config_arn, member_owner
 from inprocess import play
 from local_cloud import Deployment
 from natives import create_function
 from records import decode
 from scheduler import Scheduler
-from settings import Target, from_api, from_properties
-from template import ACCOUNT, REGION
+from settings import Settings, Target, from_api, from_properties, members_of
+from template import ACCOUNT, CONFIG_TYPE, REGION
 
 TOKEN = "async-invoke-config:deploy-token"
 PLACEHOLDER = "zqfunction"  # a function name in a synthesized template, replaced by each schedule's own
@@ -36,16 +38,32 @@ Build = Callable[[cdk.Stack], None]
 _templates: dict[str, dict[str, Any]] = {}
 
 
-def template(key: str, build: Build) -> dict[str, Any]:
+def template(key: str, build: Build, capacity: int | None = None) -> dict[str, Any]:
     """The template `build` synthesizes (once per key), without the deploy-time drift check: the suite is about the
-    configs' own events."""
+    configs' own events. `capacity` lowers the members a group may carry, so that a few configs make several
+    groups."""
     if key not in _templates:
         app = cdk.App(context={TOKEN: "interleavings"})
         stack = cdk.Stack(app, "Stack")
         build(stack)
         AsyncInvokeConfig.configure_drift_check(stack, on_deploy=False)
-        _templates[key] = app.synth().get_stack_by_name("Stack").template
+        bound = groups.CAPACITY
+        groups.CAPACITY = capacity or bound
+        try:
+            _templates[key] = app.synth().get_stack_by_name("Stack").template
+        finally:
+            groups.CAPACITY = bound
     return _templates[key]
+
+
+def seeds(count: int) -> list[int]:
+    """Seeds 1 to `count`, or those `INTERLEAVING_SEEDS` names, or `INTERLEAVING_SCHEDULES` from
+    `INTERLEAVING_FIRST_SEED`."""
+    chosen = os.environ.get("INTERLEAVING_SEEDS")
+    if chosen:
+        return [int(seed) for seed in chosen.split(",")]
+    first = int(os.environ.get("INTERLEAVING_FIRST_SEED", "1"))
+    return list(range(first, first + int(os.environ.get("INTERLEAVING_SCHEDULES", count))))
 
 
 def named(value: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
@@ -59,6 +77,21 @@ def named(value: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
 def arn(function: str, qualifier: str = "$LATEST") -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}:{qualifier}"
+
+
+def holdings(stack: ConcurrentCloudFormation) -> dict[str, tuple[str, Settings]]:
+    """The configs a stack holds now, by owner: a config resource with its config's ARN as physical id, and each
+    member of a group, owned as `<group>/<key>`; a resource counts once no event of it is under way."""
+    held: dict[str, tuple[str, Settings]] = {}
+    for key, resource in stack.resources.items():
+        if not resource.status.endswith("_COMPLETE"):
+            continue
+        if resource.resource_type == CONFIG_TYPE and is_config_arn(resource.physical_id):
+            held[key] = (resource.physical_id, from_properties(resource.properties).settings)
+        elif resource.resource_type == GROUP_TYPE:
+            for member, declared in members_of(resource.properties).items():
+                held[member_owner(key, member)] = (declared.target.arn(stack.stack_id), declared.settings)
+    return held
 
 
 @dataclass
@@ -129,18 +162,14 @@ class World:
             found.append(decode(parameter["Value"], parameter["Version"]))
         return found
 
-    def holder(self, owner: Any, function: str) -> dict[str, Any] | None:
-        """The properties of the resource `owner` if it holds the config now, else None."""
-        stack = next((s for s in self.stacks.values() if s.stack_id == owner.stack_id), None)
-        if stack is None:
-            return None
-        resource = stack.resources.get(owner.logical_id)
-        return resource.properties if resource is not None and self.holds(resource, function) else None
-
-    @staticmethod
-    def holds(resource: Any, function: str) -> bool:
-        """A config resource holds the config when it has its physical id and no event of it is under way."""
-        return bool(resource.physical_id == arn(function) and resource.status.endswith("_COMPLETE"))
+    def held(self) -> dict[tuple[str, str], tuple[str, Settings]]:
+        """Every config the stacks hold now, by owner (stack id, logical id, or `<group>/<key>` for a group's member):
+        the config's ARN and the settings its owner declares."""
+        return {
+            (stack.stack_id, owner): holding
+            for stack in self.stacks.values()
+            for owner, holding in holdings(stack).items()
+        }
 
     def live(self, function: str) -> dict[str, Any] | None:
         lam = self.aws.client("lambda")
@@ -151,27 +180,27 @@ class World:
 
     def check(self) -> None:
         problems = []
+        held = self.held()
         for function, found in self.found.items():
-            claims = self.claims(function)
-            held = [(claim, self.holder(claim.owner, function)) for claim in claims]
-            owners = [(claim, properties) for claim, properties in held if properties is not None]
+            config = arn(function)
+            claims = [(claim, (claim.owner.stack_id, claim.owner.logical_id)) for claim in self.claims(function)]
+            owners = [(claim, held[owner][1]) for claim, owner in claims if held.get(owner, ("", None))[0] == config]
             if len(owners) > 1:
                 problems.append(f"{function}: two owners: {[str(claim.owner) for claim, _ in owners]}")
             if function not in self.stale:
-                problems += [f"{function}: a claim without its resource: {c.owner}" for c, p in held if p is None]
-            named = {(claim.owner.stack_id, claim.owner.logical_id) for claim, _ in owners}
-            for stack in self.stacks.values():
-                held_here = [key for key, r in stack.configs().items() if self.holds(r, function)]
+                named = {owner for claim, owner in claims if held.get(owner, ("", None))[0] == config}
                 problems += [
-                    f"{function}: {stack.name}/{key} holds it with no claim"
-                    for key in held_here
-                    if (stack.stack_id, key) not in named
+                    f"{function}: a claim without its resource: {c.owner}" for c, o in claims if o not in named
                 ]
+            problems += [
+                f"{function}: {stack_id.split('/')[1]}/{owner} holds it with no claim"
+                for (stack_id, owner), (held_arn, _) in held.items()
+                if held_arn == config and (stack_id, owner) not in {o for _, o in claims}
+            ]
             live = self.live(function)
             settings = from_api(live) if live is not None else None
             if owners:
-                claim, properties = owners[0]
-                declared = from_properties(properties).settings
+                claim, declared = owners[0]
                 if claim.declared != declared or settings != declared:
                     problems.append(f"{function}: owned, declared {declared}, claim {claim.declared}, live {settings}")
             elif function not in self.stale:
@@ -184,3 +213,7 @@ class World:
 
     def target(self, placeholder: str) -> Target:
         return Target(self.names[placeholder], "$LATEST")
+
+
+def world(aws: Any, server: ResponseServer, seed: int, duplicates: float = 0.25) -> World:
+    return World(seed, aws, Scheduler(seed), server, duplicates)

@@ -6,35 +6,13 @@ seed. After each schedule the invariants of tests/interleavings.py hold; a failu
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from async_invoke_config import AsyncInvokeConfig
-from cloudformation import ResponseServer
-from interleavings import PLACEHOLDER, World, template
-from scheduler import Scheduler
+from interleavings import PLACEHOLDER, seeds, template, world
 from stack_harness import retained
-
-
-def seeds(count: int) -> list[int]:
-    chosen = os.environ.get("INTERLEAVING_SEEDS")
-    if chosen:
-        return [int(seed) for seed in chosen.split(",")]
-    first = int(os.environ.get("INTERLEAVING_FIRST_SEED", "1"))
-    return list(range(first, first + int(os.environ.get("INTERLEAVING_SCHEDULES", count))))
-
-
-@pytest.fixture
-def server() -> Iterator[ResponseServer]:
-    with ResponseServer() as running:
-        yield running
-
-
-def world(aws: Any, server: ResponseServer, seed: int, duplicates: float = 0.25) -> World:
-    return World(seed, aws, Scheduler(seed), server, duplicates)
 
 
 def configs(count: int, retry: int = 1, retain: bool = False) -> Any:
