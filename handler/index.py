@@ -16,6 +16,7 @@ from typing import Any
 
 import config_events
 import group_events
+import members
 import stack
 from contract import (
     CONFIGS,
@@ -262,7 +263,8 @@ def emit_metrics(stack_id: str, report: Report, explained_failures: bool = False
 
 def scheduled(event: Mapping[str, Any], services_for: ServicesFor) -> dict[str, Any]:
     """The scheduled drift check (EventBridge): the configs the stack holds now, as CloudFormation lists them, each
-    checked only if its record names that very resource as owner. Skipped while a deploy is under way (its own check
+    checked only if its record names that very resource as owner, and the members its groups carry now (found by
+    their claims, `members.current`). Skipped while a deploy is under way (its own check
     runs); failures that come from a deploy that started meanwhile (a config removed, its permission gone) are
     reported as such. Other failures raise, so the invocation counts as an error in the function's metrics."""
     stack_id = str(event[SCHEDULE_KEY].get("StackId", ""))
@@ -272,11 +274,13 @@ def scheduled(event: Mapping[str, Any], services_for: ServicesFor) -> dict[str, 
     if before[0].endswith("_IN_PROGRESS"):
         decision("drift_check_skipped", request="ScheduledDriftCheck", reason=f"stack is {before[0]}")
         return {"summary": f"skipped: the stack is {before[0]}", DATA_CORRECTED: 0}
-    held = stack.configs(services.stack, stack_id)
+    held = stack.holdings(services.stack, stack_id)
     items = owned(
         services,
-        [(Target.of_arn(physical_id), Owner(stack_id, logical_id).__eq__) for logical_id, physical_id in held],
+        [(Target.of_arn(physical_id), Owner(stack_id, logical_id).__eq__) for logical_id, physical_id in held.configs],
     )
+    read = frozenset(item.claim for item in items)
+    items += [Item(m.target, m.record, "", m.claim) for m in members.current(services.records, held.groups, read)]
     report = check(services.lambda_api, services.records, items)
     summary = {"summary": report.summary(), DATA_CORRECTED: len(report.corrected)}
     overtaken = not any(result.unsettled for result in report.failed)

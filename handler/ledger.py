@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from contract import PARAMETER_ROOT, SUCCESSOR
 from lambda_api import Api, error_code
 from plan import Record
-from records import decode
+from records import claimed_config, decode
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,8 @@ def read(ssm: Api, cloudformation: Api, partition: str, account: str, region: st
     bases = sorted({_base(name) for name in found})
     chains = []
     for base in bases:
-        function_name, qualifier = base.rsplit("/", 2)[-2:]
-        qualifier = "$" + qualifier[1:] if qualifier.startswith(".") else qualifier
-        config_arn = f"arn:{partition}:lambda:{region}:{account}:function:{function_name}:{qualifier}"
+        config_arn = claimed_config(base, partition)
+        function_name, qualifier = config_arn.split(":")[-2:]
         ordered = _ordered(base, {name: record for name, record in found.items() if _base(name) == base})
         links = [Held(name, record, _gone(cloudformation, record, config_arn)) for name, record in ordered]
         chains.append(Chain(function_name, qualifier, config_arn, links))
@@ -106,4 +105,4 @@ def _ordered(base: str, links: dict[str, Record]) -> list[tuple[str, Record]]:
 
 
 def _gone(cloudformation: Api, record: Record, config_arn: str) -> str | None:
-    return stack.gone(cloudformation, record.owner.stack_id, record.owner.logical_id, config_arn)
+    return stack.gone(cloudformation, record.owner.stack_id, record.owner.logical_id, config_arn, record.leaving)

@@ -16,12 +16,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
-from contract import CLAIM_TAG, PARAMETER_TIER, claim_name, stack_key, successor_name
+from contract import CLAIM_TAG, PARAMETER_ROOT, PARAMETER_TIER, SUCCESSOR, claim_name, stack_key, successor_name
 from lambda_api import DENIED_CODES, Api, error_code
 from plan import Handover, Owner, Record
 from settings import Target, from_api
 
 BATCH = 10  # GetParameters takes at most 10 names
+LISTED = 50  # DescribeParameters lists at most 50 a page
 
 
 def encode(record: Record) -> str:
@@ -61,6 +62,21 @@ def decode(text: str, version: int = 0) -> Record:
 
 def _owner(owner: Owner) -> tuple[str, str]:
     return owner.stack_id, owner.logical_id
+
+
+def stack_home(stack_id: str) -> tuple[str, str]:
+    """The account and region of a stack's claims (its own: `arn:PARTITION:cloudformation:REGION:ACCOUNT:...`)."""
+    region, account = stack_id.split(":")[3:5]
+    return account, region
+
+
+def claimed_config(name: str, partition: str) -> str:
+    """The qualified ARN of the config a claim is of (its `claim_name`, or a successor's): `claim_name` backwards."""
+    head, _, last = name.rpartition("/")
+    base = head if last.startswith(SUCCESSOR) else name
+    account, region, function, qualifier = base.rsplit("/", 4)[-4:]
+    qualifier = "$" + qualifier[1:] if qualifier.startswith(".") else qualifier
+    return f"arn:{partition}:lambda:{region}:{account}:function:{function}:{qualifier}"
 
 
 @dataclass(frozen=True)
@@ -113,13 +129,36 @@ class Records:
     def held(self, targets: list[Target]) -> dict[Target, Link]:
         """Each config's claim that counts for this stack (as `find`), the first claims read in batches."""
         bases = {self.base(target): target for target in targets}
+        found = self.read(list(bases))
+        return {target: self.walk(Link(base, found.get(base), base)) for base, target in bases.items()}
+
+    def read(self, names: list[str]) -> dict[str, Record]:
+        """The claims of those names that exist, read in batches."""
         found: dict[str, Record] = {}
-        names = list(bases)
         for start in range(0, len(names), BATCH):
             page = self.ssm.call("get_parameters", Names=names[start : start + BATCH])
             for parameter in page.get("Parameters", []):
                 found[parameter["Name"]] = decode(parameter["Value"], int(parameter.get("Version", 0)))
-        return {target: self.walk(Link(base, found.get(base), base)) for base, target in bases.items()}
+        return found
+
+    def tagged(self) -> list[str]:
+        """The names of the claims this stack created (tagged with it), in the stack's account and region: its own
+        configs' and its groups' members', current or not (a record says whose each is). Names only, listed by
+        the service's tag filter; SSM returns a filtered page on a best-effort basis (fewer than asked, even none,
+        with a token for more), so the pages are followed to the end."""
+        account, region = stack_home(self.stack_id)
+        filters = [
+            {"Key": "Path", "Option": "Recursive", "Values": [f"{PARAMETER_ROOT}/{account}/{region}"]},
+            {"Key": f"tag:{CLAIM_TAG}", "Values": [stack_key(self.stack_id)]},
+        ]
+        names: list[str] = []
+        params: dict[str, Any] = {"ParameterFilters": filters, "MaxResults": LISTED}
+        while True:
+            page = self.ssm.call("describe_parameters", **params)
+            names += [str(parameter["Name"]) for parameter in page.get("Parameters", [])]
+            if not page.get("NextToken"):
+                return names
+            params["NextToken"] = page["NextToken"]
 
     def create(self, name: str, record: Record) -> Record | None:
         """Claim `name` for `record` (with a new claim id) only if no claim is there: the service decides. None when

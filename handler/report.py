@@ -1,10 +1,13 @@
-"""The read-only drift report: each config a stack holds, what its record declares against the live config. Nothing
-is written: CloudFormation's list of the stack's resources, the records and the live configs are only read."""
+"""The read-only drift report: each config a stack holds (a config resource's, or a member of one of its groups),
+what its record declares against the live config. Nothing is written: CloudFormation's list of the stack's
+resources, the records (and, for a stack with groups, the names of the claims it created) and the live configs are
+only read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import members
 import stack
 from lambda_api import Api
 from plan import NONE, Owner, Record, plan
@@ -53,13 +56,18 @@ def compare(target: Target, owner: Owner, record: Record | None, live: Settings 
 
 def read(cloudformation: Api, lambda_api: Api, ssm: Api, stack_name: str) -> Report:
     """The report of the stack of that name: every config it holds now, as CloudFormation lists them, with the
-    records the stack keeps of them."""
+    records the stack keeps of them; then each member its groups carry now, found by its claim (`members.current`)."""
     stack_id, status = stack.find(cloudformation, stack_name)
-    held = [(logical_id, Target.of_arn(arn)) for logical_id, arn in stack.configs(cloudformation, stack_id)]
-    found = Records(ssm, stack_id).held([target for _, target in held])
+    holdings = stack.holdings(cloudformation, stack_id)
+    held = [(Owner(stack_id, logical_id), Target.of_arn(arn)) for logical_id, arn in holdings.configs]
+    records = Records(ssm, stack_id)
+    found = records.held([target for _, target in held])
+    claims = [(owner, target, found[target].record) for owner, target in held]
+    read = frozenset(link.name for link in found.values())
+    claims += [(m.owner, m.target, m.record) for m in members.current(records, holdings.groups, read)]
     rows = []
-    for logical_id, target in held:
+    for owner, target, record in claims:
         config = lambda_api.get(**target.params())
         live = from_api(config) if config is not None else None
-        rows.append(compare(target, Owner(stack_id, logical_id), found[target].record, live))
+        rows.append(compare(target, owner, record, live))
     return Report(stack_id, status, rows)

@@ -1,13 +1,14 @@
 """CloudFormation's view of a stack (the handler's own, the one a drift report names, or the stack a claim names as
-its owner), read-only: its status (a rollback under way? a deploy?), the configs it holds now, and whether a claim's
-owner still exists."""
+its owner), read-only: its status (a rollback under way? a deploy?), the configs and groups it holds now, and
+whether a claim's owner still exists."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from contract import RESOURCE_TYPE, carrier, is_config_arn
+from contract import GROUP_ID_PREFIX, GROUP_TYPE, RESOURCE_TYPE, carrier, is_config_arn
 from lambda_api import Api, error_code, error_message
 
 
@@ -42,22 +43,37 @@ def is_rolling_back(stack_status: str) -> bool:
     return "ROLLBACK" in stack_status and stack_status.endswith("_IN_PROGRESS")
 
 
+@dataclass(frozen=True)
+class Holdings:
+    """What a stack holds now of this library's resources, as CloudFormation lists them: each config resource's
+    (logical id, physical id), and the logical ids of its groups."""
+
+    configs: list[tuple[str, str]]
+    groups: frozenset[str]
+
+
 def configs(api: Api, stack_id: str) -> list[tuple[str, str]]:
-    """(logical id, physical id) of every config the stack holds, as CloudFormation lists them."""
+    """(logical id, physical id) of every config resource the stack holds, as CloudFormation lists them."""
+    return holdings(api, stack_id).configs
+
+
+def holdings(api: Api, stack_id: str) -> Holdings:
+    """The stack's config resources and groups, one ListStackResources per 100 resources of the stack."""
     found: list[tuple[str, str]] = []
+    groups: set[str] = set()
     params: dict[str, Any] = {"StackName": stack_id}
     while True:
         page = api.call("list_stack_resources", **params)
         for resource in page.get("StackResourceSummaries", []):
             physical_id = resource.get("PhysicalResourceId", "")
-            if (
-                resource["ResourceType"] == RESOURCE_TYPE
-                and resource["ResourceStatus"] not in ("CREATE_FAILED", "DELETE_COMPLETE", "DELETE_IN_PROGRESS")
-                and is_config_arn(physical_id)
-            ):
+            if resource["ResourceStatus"] in ("CREATE_FAILED", "DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
+                continue
+            if resource["ResourceType"] == RESOURCE_TYPE and is_config_arn(physical_id):
                 found.append((resource["LogicalResourceId"], physical_id))
+            elif resource["ResourceType"] == GROUP_TYPE and physical_id.startswith(GROUP_ID_PREFIX):
+                groups.add(resource["LogicalResourceId"])
         if not page.get("NextToken"):
-            return found
+            return Holdings(found, frozenset(groups))
         params["NextToken"] = page["NextToken"]
 
 

@@ -213,6 +213,8 @@ def resources(service: str, operation: str, params: dict[str, Any], world: World
         account = (match.group("account") or f"{world.account}:").rstrip(":")
         arn = f"arn:aws:lambda:{region}:{account}:function:{match.group('name')}"
         return [f"{arn}:{qualifier}" if qualifier else arn]
+    if service == "ssm" and operation == "DescribeParameters":
+        return ["*"]  # it names no resource: IAM authorizes it on `*`, so only a statement on `*` allows it
     if service == "ssm":
         names = _values(params.get("Names") or params.get("Name") or params.get("Path") or params.get("ResourceId"))
         return [f"{prefix}:parameter/{name.lstrip('/')}" for name in names]

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import stack
+from contract import carrier
 from ledger import Chain, Held, releasable
 
 RELEASED, NOTHING = 0, 1  # `release`'s exit codes: released (or to be), nothing to release
@@ -17,7 +18,10 @@ def state(held: Held) -> str:
 
 
 def owner(held: Held) -> str:
-    return f"{held.record.owner.logical_id} of stack {stack.name(held.record.owner.stack_id)}"
+    """The resource that owns the config: a config resource, or a group's member (`<group>/<key>`)."""
+    logical_id, group = held.record.owner.logical_id, carrier(held.record.owner.logical_id)
+    resource = f"{group} (member {logical_id[len(group) + 1 :]})" if group is not None else logical_id
+    return f"{resource} of stack {stack.name(held.record.owner.stack_id)}"
 
 
 def render_chains(chains: list[Chain], where: str, as_json: bool) -> str:
@@ -53,6 +57,7 @@ def chain_json(chain: Chain) -> dict[str, Any]:
                 "parameter": held.name,
                 "owner_stack_id": held.record.owner.stack_id,
                 "owner_logical_id": held.record.owner.logical_id,
+                "owner_group": carrier(held.record.owner.logical_id),
                 "stale": held.gone is not None,
                 "reason": held.gone or "",
                 "current": held is chain.current,

@@ -157,5 +157,8 @@ def run(stack_name: str, region: str | None, session: Any = None, profile: str |
 
     found = guarded(profile, region, session, report, stack_name)
     if not found.rows:
-        raise ReportError(f"stack {stack_name!r} holds no async-invoke config (no Custom::LambdaAsyncInvokeConfig)")
+        raise ReportError(
+            f"stack {stack_name!r} holds no async-invoke config (no Custom::LambdaAsyncInvokeConfig, and no "
+            "member of a Custom::LambdaAsyncInvokeConfigs)"
+        )
     return found

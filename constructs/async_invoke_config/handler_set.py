@@ -146,9 +146,9 @@ class HandlerSet:
         """The targets' policies of this role, each config (`waiting`) waiting for the one that grants it."""
         self.grants.finish(waiting, self.async_settings())
 
-    def acknowledge_wildcards(self) -> None:
+    def acknowledge_wildcards(self, lists_claims: bool) -> None:
         self.grants.acknowledge()
-        acknowledge_parameters(self.role, Stack.of(self.scope))
+        acknowledge_parameters(self.role, Stack.of(self.scope), lists_claims)
 
 
 @jsii.implements(lambda_.IDestination)

@@ -211,11 +211,15 @@ class Provider(Construct):
         """The wildcards of the handler's policies, each acknowledged with its reason (cdk-nag names each finding by
         the resource, so this runs once every target is known)."""
         for handler in self.sets:
-            handler.acknowledge_wildcards()
+            handler.acknowledge_wildcards(self.lists_claims())
+
+    def lists_claims(self) -> bool:
+        """Whether the scheduled drift check must find group members by their claims (a schedule and a group)."""
+        return self.schedule is not None and bool(self._members)
 
     def _inline_policies(self) -> list[dict[str, Any]]:
         key = self.handler_settings.log_key if self.handler_settings is not None else None
-        return inline_policies(self.stack, self.log_group.log_group_arn, key)
+        return inline_policies(self.stack, self.log_group.log_group_arn, key, self.lists_claims())
 
     def _config_ids(self) -> Any:
         return config_ids(list(dict.fromkeys(self.logical_ids()))) if self._configs else []

@@ -14,6 +14,10 @@ from .grants import flatten
 from .handler.contract import CLAIM_TAG, LOCKS, PARAMETER_ROOT
 
 CLAIM_READS = ["ssm:GetParameter", "ssm:GetParameters"]
+# The names of the claims the stack created, listed by their tag: how a scheduled drift check finds the members of
+# the stack's groups. DescribeParameters names no resource (IAM authorizes it on `*` only) and returns names and
+# metadata, never a value; granted only to a stack with both a group and a schedule.
+CLAIM_LISTING = ["ssm:DescribeParameters"]
 OWN_STACK_ACTIONS = ["cloudformation:ListStackResources"]
 # A KMS key of the handler's log group, used through CloudWatch Logs only (kms:ViaService).
 KEY_USE = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
@@ -22,8 +26,11 @@ STACK_READS = ["cloudformation:DescribeStacks", "cloudformation:DescribeStackRes
 Statement = tuple[list[str], list[str], dict[str, Any] | None]
 
 
-def inline_policies(stack: Stack, log_group_arn: str, log_key: kms.IKey | None) -> list[dict[str, Any]]:
-    """The role's inline policies, as `AWS::IAM::Role` `Policies`."""
+def inline_policies(
+    stack: Stack, log_group_arn: str, log_key: kms.IKey | None, lists_claims: bool = False
+) -> list[dict[str, Any]]:
+    """The role's inline policies, as `AWS::IAM::Role` `Policies`; `lists_claims` for a scheduled check that finds
+    group members by their claims."""
     stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
     claims = [parameter_arn(stack, claims_path(stack))]
     locks = [parameter_arn(stack, locks_path())]
@@ -55,6 +62,7 @@ def inline_policies(stack: Stack, log_group_arn: str, log_key: kms.IKey | None) 
                     # tagging as part of that create only: a call of its own carries no ssm:Overwrite
                     (["ssm:AddTagsToResource"], claims, created_as_this_stack),
                     (["ssm:PutParameter", "ssm:DeleteParameter"], claims, own),
+                    *([(CLAIM_LISTING, ["*"], None)] if lists_claims else []),
                 ]
             ),
         },
@@ -70,8 +78,15 @@ def inline_policies(stack: Stack, log_group_arn: str, log_key: kms.IKey | None) 
     ]
 
 
-def acknowledge_parameters(role: Construct, stack: Stack) -> None:
+def acknowledge_parameters(role: Construct, stack: Stack, lists_claims: bool = False) -> None:
     """The inline policies' wildcards, each acknowledged with its reason."""
+    if lists_claims:
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ssm:DescribeParameters takes no resource: the scheduled drift check lists the names of this stack's "
+            "claims (filtered by their tag) to find the members of its groups; it reads no value with it.",
+        )
     acknowledge(
         role,
         f"AwsSolutions-IAM5[Resource::{flatten(stack.resolve(parameter_arn(stack, claims_path(stack))))}]",
