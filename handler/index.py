@@ -275,12 +275,17 @@ def scheduled(event: Mapping[str, Any], services_for: ServicesFor) -> dict[str, 
         decision("drift_check_skipped", request="ScheduledDriftCheck", reason=f"stack is {before[0]}")
         return {"summary": f"skipped: the stack is {before[0]}", DATA_CORRECTED: 0}
     held = stack.holdings(services.stack, stack_id)
+    # A stack of several handlers schedules each for its own groups (`Groups`); the first also checks the configs of
+    # their own resources (`Own`). Without `Groups`, the one handler checks everything.
+    mine = event[SCHEDULE_KEY].get("Groups")
+    groups = held.groups if mine is None else held.groups & frozenset(mine)
+    own = held.configs if mine is None or event[SCHEDULE_KEY].get("Own") else []
     items = owned(
         services,
-        [(Target.of_arn(physical_id), Owner(stack_id, logical_id).__eq__) for logical_id, physical_id in held.configs],
+        [(Target.of_arn(physical_id), Owner(stack_id, logical_id).__eq__) for logical_id, physical_id in own],
     )
     read = frozenset(item.claim for item in items)
-    items += [Item(m.target, m.record, "", m.claim) for m in members.current(services.records, held.groups, read)]
+    items += [Item(m.target, m.record, "", m.claim) for m in members.current(services.records, groups, read)]
     report = check(services.lambda_api, services.records, items)
     summary = {"summary": report.summary(), DATA_CORRECTED: len(report.corrected)}
     overtaken = not any(result.unsettled for result in report.failed)

@@ -42,20 +42,25 @@ def drift_check(
     return resource
 
 
-def schedule_rule(scope: Construct, handler: lambda_.IFunction, rate: Duration) -> events.Rule:
-    """An EventBridge rule that invokes the stack's handler (and only it) with the stack id, at `rate`."""
+def schedule_rule(scope: Construct, handlers: list[tuple[lambda_.IFunction, list[str]]], rate: Duration) -> events.Rule:
+    """An EventBridge rule that invokes the stack's handler (and only it) with the stack id, at `rate`; a stack of
+    several handlers (`handler_set`), each with the logical ids of its groups (`Groups`; the first also checks the
+    configs of their own resources, `Own`)."""
+
+    def target(handler: lambda_.IFunction, groups: list[str], own: bool) -> targets.LambdaFunction:
+        detail: dict[str, Any] = {"StackId": Aws.STACK_ID}
+        if len(handlers) > 1:
+            detail |= {"Groups": groups, "Own": own}
+        return targets.LambdaFunction(
+            handler, event=events.RuleTargetInput.from_object({SCHEDULE_KEY: detail}), retry_attempts=0
+        )
+
     return events.Rule(
         scope,
         "DriftCheckSchedule",
         schedule=events.Schedule.rate(rate),
         description="Runs the async-invoke-config drift check between deploys.",
-        targets=[
-            targets.LambdaFunction(
-                handler,
-                event=events.RuleTargetInput.from_object({SCHEDULE_KEY: {"StackId": Aws.STACK_ID}}),
-                retry_attempts=0,
-            )
-        ],
+        targets=[target(handler, groups, index == 0) for index, (handler, groups) in enumerate(handlers)],
     )
 
 

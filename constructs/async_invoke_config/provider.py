@@ -27,6 +27,7 @@ from .grants import PolicyTarget, effective_qualifier
 from .groups import Member, build
 from .handler.contract import (
     FUNCTION,
+    GROUP_TYPE,
     LATEST,
     SERVICE_TIMEOUT,
     SERVICE_TOKEN,
@@ -89,7 +90,8 @@ class Provider(Construct):
         )
         for dependency in self.async_settings():
             self.drift_check.node.add_dependency(dependency)
-        self.schedule: events.Rule | None = None
+        self.schedule: events.Rule | None = None  # made once the groups are known (`schedule_checks`)
+        self.schedule_rate: Duration | None = None
         Aspects.of(self).add(_Finish(self))
 
     def async_settings(self) -> list[CfnResource]:
@@ -187,9 +189,9 @@ class Provider(Construct):
             self.node.try_remove_child("DriftCheck")
             self.drift_check = None
         if schedule is not None:
-            if self.schedule is not None:
+            if self.schedule_rate is not None:
                 raise InvalidProperty("`schedule`: the stack's drift check already has a schedule.")
-            self.schedule = schedule_rule(self, self.function, schedule)
+            self.schedule_rate = schedule
 
     def configure_handler(self, settings: HandlerSettings) -> None:
         """The handler's logs and runtime as `configure_handler` sets them: a log group of the same id (so the same
@@ -215,7 +217,23 @@ class Provider(Construct):
 
     def lists_claims(self) -> bool:
         """Whether the scheduled drift check must find group members by their claims (a schedule and a group)."""
-        return self.schedule is not None and bool(self._members)
+        return self.schedule_rate is not None and bool(self._members)
+
+    def schedule_checks(self) -> None:
+        """The drift check's schedule, once the groups (and so the handlers) are known: each handler checks what it
+        is granted."""
+        if self.schedule_rate is None:
+            return
+        groups: list[list[str]] = [[] for _ in self.sets]
+        for config in self._built():
+            if config.resource.cfn_resource_type == GROUP_TYPE:
+                logical_id = self.stack.resolve(config.resource.logical_id)
+                if logical_id not in groups[config.handler]:
+                    groups[config.handler].append(logical_id)
+        handlers: list[tuple[lambda_.IFunction, list[str]]] = list(
+            zip([s.function for s in self.sets], groups, strict=True)
+        )
+        self.schedule = schedule_rule(self, handlers, self.schedule_rate)
 
     def _inline_policies(self) -> list[dict[str, Any]]:
         key = self.handler_settings.log_key if self.handler_settings is not None else None
@@ -273,6 +291,7 @@ class _Finish:
         if node is self.provider and not self.done:
             self.done = True
             self.provider.build_groups()
+            self.provider.schedule_checks()
             self.provider.wait_for_qualifiers()
             self.provider.grant_targets()
             self.provider.acknowledge_wildcards()
