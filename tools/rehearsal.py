@@ -24,7 +24,7 @@ from pathlib import Path
 import emulator
 from rehearsal_scenario import EXPECTED, Rehearsal
 from rehearsal_team import TEAM_EXPECTED, TeamRehearsal
-from step_report import Step, legend
+from step_report import WIDTH, Step, legend
 
 
 def main() -> int:
@@ -36,7 +36,7 @@ def main() -> int:
             print("\n".join(legend()), end="\n\n")
             for scenario in (Rehearsal, TeamRehearsal):
                 with scenario(running.endpoint, Path(workdir)) as rehearsal:
-                    print(f"stack {rehearsal.stage.stack_id}\n")
+                    print(stack_line(rehearsal.stage.stack_id), end="\n\n")
                     for run_step in rehearsal.steps():
                         steps.append(run_step())
                         print(steps[-1].render(), end="\n\n", flush=True)
@@ -53,6 +53,13 @@ def main() -> int:
     else:
         print(f"rehearsal: unexpected: {statuses}; steps with surprises: {surprises or 'none'}; {checked}")
     return 0 if ok else 1
+
+
+def stack_line(stack_id: str) -> str:
+    """The stack's id; if it does not fit the width, its last part (a uuid) on a line of its own."""
+    head, _, uuid = stack_id.rpartition("/")
+    line = f"stack {stack_id}"
+    return line if len(line) <= WIDTH else f"stack {head}/\n  {uuid}"
 
 
 if __name__ == "__main__":
