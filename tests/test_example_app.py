@@ -31,8 +31,13 @@ def test_python_app_synthesizes(tmp_path):
     subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=os.environ | {"CDK_OUTDIR": str(tmp_path)}, check=True)
 
     assert len(configs(tmp_path / f"{STACK}.template.json")) == 3
-    team = {key[:-8] for key in configs(tmp_path / f"{TEAM}.template.json")}
-    assert team == {"IngestAsyncInvokeConfig", "IngestLiveAsyncInvokeConfig", "NotifyAsync"}
+    team = json.loads((tmp_path / f"{TEAM}.template.json").read_text())["Resources"]
+    assert {key[:-8] for key in configs(tmp_path / f"{TEAM}.template.json")} == {"NotifyAsync"}  # its own config
+    (group,) = [value for value in team.values() if value["Type"] == "Custom::LambdaAsyncInvokeConfigs"]
+    ingest = next(key for key, value in team.items() if key.startswith("Ingest") and value["Type"].endswith("Function"))
+    assert sorted(map(str, group["Properties"]["Members"].values())) == sorted(  # the defaults' (Lookup left out)
+        [str({"Ref": ingest}), str({"Function": {"Ref": ingest}, "Qualifier": "live"})]
+    )
 
 
 def test_cdk_cli_synthesizes_the_app(tmp_path):
