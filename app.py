@@ -17,6 +17,9 @@ from constructs import Construct
 sys.path.insert(0, str(Path(__file__).parent / "constructs"))  # the library, used from source here
 from async_invoke_config import AsyncInvokeConfig  # noqa: E402
 
+WORKERS = 50  # the team stack's functions under the defaults from its version 1
+WORKERS_LEFT_OUT = ("Worker12", "Worker30", "Worker45")  # from its version 2
+
 
 class ExampleStack(cdk.Stack):
     """`version` steps through the changes the rehearsal (`scripts/rehearse`) deploys after the first: 2, the alias
@@ -107,22 +110,28 @@ class ExampleStack(cdk.Stack):
 
 class TeamDefaultsStack(cdk.Stack):
     """A platform team's rule, set once for the whole stack (nested stacks included): each function and alias with
-    no config of its own retries at most once and sends its failures to the team's queue, but for a function only
-    invoked synchronously; and synth fails if any function or alias is left with nowhere to send its failures and no
-    exemption saying why."""
+    no config of its own retries at most once, drops events older than an hour and sends its failures to the team's
+    queue, but for a function only invoked synchronously; and synth fails if any function or alias is left with
+    nowhere to send its failures and no exemption saying why.
 
-    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
+    `version` steps through what the rehearsal (`scripts/rehearse`) deploys of this stack: from 1, fifty `Worker`
+    functions more under the defaults (their configs carried by one `Custom::LambdaAsyncInvokeConfigs`); 2, three of
+    them are now invoked only synchronously: left out of the defaults, and exempt."""
+
+    def __init__(self, scope: Construct, id: str, *, version: int = 0, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         failures = sqs.Queue(self, "TeamFailures", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED)
         cdk.Validations.of(failures).acknowledge(
             cdk.Acknowledgment(id="AwsSolutions-SQS3", reason="This queue is where failed events end up; no DLQ.")
         )
         _acknowledge_basic_execution_role(self)
+        synchronous = {"Lookup", *(WORKERS_LEFT_OUT if version >= 2 else ())}  # only ever invoked synchronously
         AsyncInvokeConfig.apply_defaults(
             self,
             retry_attempts=1,
+            max_event_age=cdk.Duration.hours(1),
             on_failure=destinations.SqsDestination(failures),
-            exclude=lambda target: target.node.id == "Lookup",  # only ever invoked synchronously
+            exclude=lambda target: target.node.id in synchronous,
         )
         AsyncInvokeConfig.require_on_failure(self)
 
@@ -134,6 +143,11 @@ class TeamDefaultsStack(cdk.Stack):
         )
         lookup = _function(self, "Lookup")  # left out of the defaults, and exempt from the rule, with the reason
         AsyncInvokeConfig.exempt_from_on_failure(lookup, reason="Invoked only synchronously; it has no async events.")
+
+        for index in range(WORKERS if version >= 1 else 0):
+            worker = _function(self, f"Worker{index:02d}")
+            if worker.node.id in synchronous:
+                AsyncInvokeConfig.exempt_from_on_failure(worker, reason="Now invoked only synchronously, by the API.")
 
 
 def _function(scope: Construct, id: str, **props: Any) -> lambda_.Function:
@@ -159,5 +173,5 @@ def _acknowledge_basic_execution_role(stack: cdk.Stack) -> None:
 if __name__ == "__main__":
     app = cdk.App()
     ExampleStack(app, "AsyncInvokeConfigExample", version=int(app.node.try_get_context("example:version") or 1))
-    TeamDefaultsStack(app, "AsyncInvokeConfigTeamDefaults")
+    TeamDefaultsStack(app, "AsyncInvokeConfigTeamDefaults", version=int(app.node.try_get_context("team:version") or 0))
     app.synth()

@@ -15,7 +15,7 @@ import emulator
 from config_lines import api_shape
 from natives import create_function
 from rehearsal_record import Recorder
-from rehearsal_stage import ROOT, STACK, Stage
+from rehearsal_stage import ROOT, Stage
 from step_report import Step
 
 LEGACY = "legacy-billing"
@@ -75,24 +75,8 @@ class Rehearsal:
         return self.recorder.take("2. out-of-band change through the API (someone in the console)", console_edit)
 
     def drift_report(self) -> Step:
-        """The read-only drift report as a CI job runs it, in a process of its own: exit code 1, the drifted config."""
-        env = os.environ | {
-            "AWS_ENDPOINT_URL": self.stage.endpoint,
-            "AWS_ENDPOINT_URL_CLOUDFORMATION": self.stage.server.url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": emulator.REGION,
-            "PYTHONPATH": str(ROOT / "constructs"),
-        }
-        command = [sys.executable, "-m", "async_invoke_config", "drift", "--stack", STACK]
-        result = subprocess.run(command, cwd=self.stage.workdir, env=env, capture_output=True, text=True, check=False)
-        step = self.recorder.take(
-            "2b. drift report in CI: `python -m async_invoke_config drift --stack NAME`", lambda: None
-        )
-        step.status = f"exit code {result.returncode}"
-        step.events = [f"$ python -m async_invoke_config drift --stack {STACK}"]
-        step.report = result.stdout.splitlines() + result.stderr.splitlines()
-        return step
+        """The read-only drift report as a CI job runs it: exit code 1, the drifted config."""
+        return drift_report(self.recorder, "2b. drift report in CI: `python -m async_invoke_config drift --stack NAME`")
 
     def redeploy_unchanged(self) -> Step:
         return self._deploy("3. redeploy, no code change (the drift check corrects it)", 1)
@@ -171,6 +155,26 @@ class Rehearsal:
             self.migrate_swap,
             self.destroy,
         ]
+
+
+def drift_report(recorder: Recorder, title: str) -> Step:
+    """The read-only drift report of the recorder's stack as a CI job runs it, in a process of its own."""
+    stage = recorder.stage
+    env = os.environ | {
+        "AWS_ENDPOINT_URL": stage.endpoint,
+        "AWS_ENDPOINT_URL_CLOUDFORMATION": stage.server.url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": emulator.REGION,
+        "PYTHONPATH": str(ROOT / "constructs"),
+    }
+    command = [sys.executable, "-m", "async_invoke_config", "drift", "--stack", stage.stack_name]
+    result = subprocess.run(command, cwd=stage.workdir, env=env, capture_output=True, text=True, check=False)
+    step = recorder.take(title, lambda: None)
+    step.status = f"exit code {result.returncode}"
+    step.events = [f"$ python -m async_invoke_config drift --stack {stage.stack_name}"]
+    step.report = result.stdout.splitlines() + result.stderr.splitlines()
+    return step
 
 
 EXPECTED = [

@@ -28,15 +28,18 @@ from records import Records  # noqa: E402
 from settings import Target  # noqa: E402
 
 STACK = "AsyncInvokeConfigExample"
+TEAM = "AsyncInvokeConfigTeamDefaults"
+VERSIONS = {STACK: "example:version", TEAM: "team:version"}  # the context key that picks a stack's version
 NATIVE_TYPE = "AWS::Lambda::EventInvokeConfig"
 
 
 class Stage:
-    def __init__(self, endpoint: str, workdir: Path, synth: str = "cli") -> None:
+    def __init__(self, endpoint: str, workdir: Path, synth: str = "cli", stack: str = STACK) -> None:
         self.endpoint = endpoint
         self.workdir = workdir
         self.synth_with = synth
-        self.stack_id = new_stack_id(STACK)
+        self.stack_name = stack
+        self.stack_id = new_stack_id(stack)
         self.synths = 0
         self.cloud: LocalCloudFormation | None = None
         self.server = ResponseServer(self.stack_id)
@@ -51,20 +54,24 @@ class Stage:
 
     def synth(self, version: int) -> tuple[Path, dict[str, Any]]:
         self.synths += 1
-        outdir = self.workdir / f"cdk.out.{self.synths}"
+        outdir = self.workdir / f"{self.stack_name}.cdk.out.{self.synths}"
         env = os.environ | {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+        key = VERSIONS[self.stack_name]
+        selected = [] if self.stack_name == STACK else [self.stack_name]  # the example's report shows the app's
         if self.synth_with == "cli":
             cdk = str(ROOT / "node_modules" / ".bin" / "cdk")
-            command = [cdk, "synth", "--no-notices", "--quiet", "-c", f"example:version={version}", "-o", str(outdir)]
+            command = [cdk, "synth", *selected, "--no-notices", "--quiet", "-c", f"{key}={version}", "-o", str(outdir)]
+            self.synth_command = " ".join(["cdk synth", *selected, f"-c {key}={version}"])
         else:
-            context = json.dumps({"example:version": str(version)})
+            context = json.dumps({key: str(version)})
             command, env = [sys.executable, "app.py"], env | {"CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": context}
+            self.synth_command = f"python app.py (context {key}={version})"
         result = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-        self.printed = printed(result.stderr) if self.synth_with == "cli" else assembly_messages(outdir)
-        self.synth_command = f"cdk synth -c example:version={version}"
-        if self.synth_with != "cli":
-            self.synth_command = f"python app.py (context example:version={version})"
-        return outdir, json.loads((outdir / f"{STACK}.template.json").read_text())
+        messages = printed(result.stderr) if self.synth_with == "cli" else assembly_messages(outdir)
+        self.printed = tuple(
+            m for m in messages if not selected or not isinstance(m, Message) or m.path.split("/")[0] in selected
+        )
+        return outdir, json.loads((outdir / f"{self.stack_name}.template.json").read_text())
 
     def start(self, outdir: Path, template: dict[str, Any]) -> None:
         """The handler of the synthesized asset, and the local CloudFormation that sends it the stack's events."""

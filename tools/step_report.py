@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import iam
 from local_cloud import Deployment
+
+if TYPE_CHECKING:
+    from rehearsal_fleet import Fleet
 
 WIDTH = 120
 
@@ -42,6 +45,8 @@ class Step:
     checks: str = ""
     synth: list[str] = field(default_factory=list)  # what the synth printed, when it differs from the last shown
     report: list[str] = field(default_factory=list)  # a command's output, shown as printed where it fits
+    fleet: Fleet | None = None  # the configs the stack's groups carry, counted
+    surprises: list[str] = field(default_factory=list)  # where the step did not end as its scenario expects
 
     def render(self) -> str:
         """The step in lines of at most WIDTH columns: its events, what they mean, and each config in a block."""
@@ -59,10 +64,13 @@ class Step:
         lines += wrap(self.checks, "   ", "        ") if self.checks else []
         for note in self.notes:
             lines += wrap(note, "   > ", "     ")
+        for surprise in self.surprises:
+            lines += wrap(f"UNEXPECTED: {surprise}", "   > ", "     ")
         for row in self.rows:
             lines += wrap(f"{row.logical_id} on {row.target}; record's owner: {row.owner}", "   ", "      ")
             for label, value in (("declared", row.declared), ("live before", row.before), ("live after", row.after)):
                 lines += wrap(f"{label:<11}  {value}", "      ", " " * 19)
+        lines += self.fleet.render() if self.fleet else []
         return "\n".join(lines)
 
 
@@ -150,6 +158,9 @@ LEGEND = [
     "was found live and is put back as found when that resource goes; (no record): no claim; (native resource): an "
     "AWS::Lambda::EventInvokeConfig, which keeps none), then what the template declares and what Lambda had live "
     "before and after the step;",
+    "- the configs a group carries (Custom::LambdaAsyncInvokeConfigs: the defaults'), in one block, counted: how "
+    "many are declared so, were live so before and after the step (as declared, (none), or as shown), were written "
+    "(how, in which stack status), and whose claim owns them; where 5 or fewer are alike, they are named;",
     "- settings: r= retry attempts, a= maximum event age in seconds, ok= on-success destination, fail= on-failure "
     "destination (by name); - not set; (none) no config.",
 ]
