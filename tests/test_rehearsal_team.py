@@ -78,13 +78,14 @@ def test_an_out_of_band_change_leaves_exactly_the_two_changed_out_of_line(played
     assert fleet.written == []
 
 
-def test_the_drift_report_does_not_read_a_groups_configs_yet(played):
+def test_the_drift_report_lists_the_two_configs_changed_in_the_group(played):
     step = played.steps["drift_report"]
 
-    assert step.status == "exit code 0"
-    assert step.report[0] == "stack AsyncInvokeConfigTeamDefaults (CREATE_COMPLETE): 1 configs, all in sync"
-    assert not [line for line in step.report if "Worker" in line]
-    assert "not yet the configs its groups carry" in " ".join(step.notes)
+    assert step.status == "exit code 1"
+    assert step.report[0].startswith("stack AsyncInvokeConfigTeamDefaults (CREATE_COMPLETE): 53 configs, 2 drifted")
+    drifted = {target.split(":")[0] for target in played.of(*CHANGED)}
+    assert {name for name in drifted if any(name in line for line in step.report)} == drifted
+    assert not step.surprises
 
 
 def test_a_redeploy_with_no_code_change_writes_back_exactly_the_two_changed(played):

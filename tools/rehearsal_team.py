@@ -111,12 +111,12 @@ class TeamRehearsal:
             self.recorder, "14b. drift report in CI: `python -m async_invoke_config drift --stack NAME`"
         )
         step.notes.append(
-            "The report reads the stack's config resources (here NotifyAsync, a function's own config) and not yet "
-            "the configs its groups carry: the 2 changed above are not in it, and it exits 0. The group's Update at "
-            "the next deploy is their check, as below."
+            "The report reads the stack's config resources (here NotifyAsync, a function's own config) and the configs "
+            "its groups carry, found by their claims: the 2 changed above are drifted, and it exits 1. The group's "
+            "Update at the next deploy puts them back, as below."
         )
-        listed = [target for target in changed if any(target.split(":")[0] in line for line in step.report)]
-        step.surprises += [f"the report lists {target}, a group's config" for target in listed]
+        missing = [target for target in changed if not any(target.split(":")[0] in line for line in step.report)]
+        step.surprises += [f"the report does not list {target}, a group's config changed" for target in missing]
         return step
 
     def redeploy_unchanged(self) -> Step:
@@ -166,7 +166,7 @@ class TeamRehearsal:
 TEAM_EXPECTED = [
     "CREATE_COMPLETE",
     "(no deploy)",
-    "exit code 0",
+    "exit code 1",
     "UPDATE_COMPLETE",
     "UPDATE_COMPLETE",
     "DELETE_COMPLETE",
