@@ -16,7 +16,7 @@ from jsii._kernel.providers import process
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders-"
-CALLS_PER_CONFIG = 7
+CALLS_PER_CONFIG = 6.5
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
 from .app_checks import check_unique, declaration, register
-from .bridge import path_of, stack_of, unresolved
+from .bridge import arn_of, node_of, path_of, role_of, stack_of, unresolved
 from .defaults import DEFAULT_ID, Target, apply, exempt, require
 from .groups import Member, carry_together, is_carried, making_defaults, member_key
 from .handler.contract import (
@@ -121,8 +121,8 @@ class AsyncInvokeConfig(Construct):
         plain = target.function is not None and getattr(target.function, "lambda_", target.function) is target.function
         waits = self._waits_for(provider.stack, target, granted=bool(bound))
         self._resource: CfnResource | None = None
-        if is_carried(self):
-            member = Member(member_key(key), path_of(self), properties, waits)
+        if is_carried(scope):
+            member = Member(member_key(key), self, properties, waits)
             plain_function = target.function if plain else None
             provider.add_member(member, target.policy, plain_function, target.qualifier, target.version_token)
             return
@@ -292,10 +292,13 @@ class AsyncInvokeConfig(Construct):
         if function is None:
             return []
         underlying = getattr(function, "lambda_", function)
-        role = function.role if granted else None
-        grants = [c for c in role.node.children if isinstance(c, iam.Policy)] if role is not None else []
-        found = (*grants, None if underlying is function else function)
-        return [dependency for dependency in found if dependency is not None and stack_of(dependency) is stack]
+        role = role_of(function) if granted else None
+        grants = [c for c in node_of(role).children if isinstance(c, iam.Policy)] if role is not None else []
+        in_stack = role is not None and stack_of(role) is stack  # a policy is in its role's stack
+        found: list[IConstruct] = [grant for grant in grants if in_stack]
+        if underlying is not function and stack_of(function) is stack:
+            found.append(function)
+        return found
 
     def _bind(self, problems: Problems, destination: Destination, half: str, target: ConfigTarget, grant: bool) -> str:
         """The destination's ARN; the function's role gets the permission to send to it where the role is known and
@@ -307,7 +310,7 @@ class AsyncInvokeConfig(Construct):
             check_bound(problems, destination, destination, half, target.function_name)
             if not grant:
                 return destination
-            if function is not None and function.role is not None and not unresolved(destination):
+            if function is not None and role_of(function) is not None and not unresolved(destination):
                 service = DESTINATION_PATTERN.fullmatch(destination)
                 assert service is not None
                 resources = [destination, f"{destination}/*"] if service.group("service") == "s3" else [destination]
@@ -318,13 +321,13 @@ class AsyncInvokeConfig(Construct):
                 self._warn_not_granted(prop, destination, target)
             return destination
         kind = lambda_.DestinationType.SUCCESS if half == ON_SUCCESS else lambda_.DestinationType.FAILURE
-        if not grant or function is None or function.role is None:
+        if not grant or function is None or role_of(function) is None:
             arn = destination.bind(self, self._stand_in(target), type=kind).destination
             if grant:
                 self._warn_not_granted(prop, arn, target)
         else:
             arn = destination.bind(self, function, type=kind).destination
-        if function is not None and arn == getattr(function, "lambda_", function).function_arn:
+        if function is not None and arn == arn_of(getattr(function, "lambda_", function)):
             problems.add(f"`{prop}` is the function itself; a function cannot be its own destination.")
             return arn
         check_bound(problems, destination, arn, half, target.function_name)

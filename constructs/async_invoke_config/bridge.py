@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 import struct
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from aws_cdk import Duration, Stack, Token
-from constructs import IConstruct
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import IConstruct, Node
 
 # As aws-cdk-lib tests it (core/lib/private/encoding.js, `unresolved`): a string is a token when it holds a string
 # token marker or a stringified number token; a number when the high 16 bits of its double are the token marker.
@@ -23,6 +26,12 @@ _environments: weakref.WeakKeyDictionary[Stack, tuple[str, str]] = weakref.WeakK
 _paths: weakref.WeakKeyDictionary[IConstruct, str] = weakref.WeakKeyDictionary()
 _seconds: weakref.WeakKeyDictionary[Duration, float] = weakref.WeakKeyDictionary()
 _roots: weakref.WeakKeyDictionary[Stack, IConstruct] = weakref.WeakKeyDictionary()
+_scopes: weakref.WeakKeyDictionary[IConstruct, list[IConstruct]] = weakref.WeakKeyDictionary()
+_nodes: weakref.WeakKeyDictionary[IConstruct, Node] = weakref.WeakKeyDictionary()
+_arns: weakref.WeakKeyDictionary[lambda_.IFunction, str] = weakref.WeakKeyDictionary()
+_names: weakref.WeakKeyDictionary[lambda_.IFunction, str] = weakref.WeakKeyDictionary()
+_roles: weakref.WeakKeyDictionary[lambda_.IFunction, iam.IRole | None] = weakref.WeakKeyDictionary()
+_held: list[dict[tuple[Callable[..., Any], Any], Any]] = []
 
 
 def unresolved(value: Any) -> bool:
@@ -49,12 +58,66 @@ def environment(stack: Stack) -> tuple[str, str]:
 
 def root_of(stack: Stack) -> IConstruct:
     """The app (the root of the tree) that holds `stack`, asked once per stack."""
-    return _once(_roots, stack, lambda known: known.node.root)
+    return _once(_roots, stack, lambda known: node_of(known).root)
 
 
 def path_of(construct: IConstruct) -> str:
     """`construct.node.path`, asked once per construct (a path never changes)."""
-    return _once(_paths, construct, lambda known: known.node.path)
+    return _once(_paths, construct, lambda known: node_of(known).path)
+
+
+def scopes_of(construct: IConstruct) -> list[IConstruct]:
+    """`construct.node.scopes` (the app first, the construct last), asked once per construct (a construct never
+    moves)."""
+    return _once(_scopes, construct, lambda known: list(node_of(known).scopes))
+
+
+def node_of(construct: IConstruct) -> Node:
+    """`construct.node`, asked once per construct (each construct has one node for life)."""
+    return _once(_nodes, construct, lambda known: known.node)
+
+
+def arn_of(function: lambda_.IFunction) -> str:
+    """`function.function_arn`, asked once per function (its attributes are set when it is made or imported)."""
+    return _once(_arns, function, lambda known: known.function_arn)
+
+
+def name_of(function: lambda_.IFunction) -> str:
+    """`function.function_name`, asked once per function."""
+    return _once(_names, function, lambda known: known.function_name)
+
+
+def role_of(function: lambda_.IFunction) -> iam.IRole | None:
+    """`function.role`, asked once per function that has one."""
+    return _once(_roles, function, lambda known: known.role)
+
+
+@contextmanager
+def holding() -> Iterator[None]:
+    """While this runs (the library alone at work, as in a visit of the defaults), each answer of a `held` function
+    is asked once: what a user's escape hatch may change between two statements (a function's name, its logical id)
+    does not change meanwhile."""
+    _held.append({})
+    try:
+        yield
+    finally:
+        _held.pop()
+
+
+def held(ask: Callable[[K], V]) -> Callable[[K], V]:
+    """`ask`, its answer for each argument kept while `holding` runs (asked afresh otherwise)."""
+
+    def asking(key: K) -> V:
+        if not _held:
+            return ask(key)
+        answers = _held[-1]
+        if (ask, key) not in answers:
+            answers[ask, key] = ask(key)
+        answer: V = answers[ask, key]
+        return answer
+
+    asking.__doc__ = ask.__doc__
+    return asking
 
 
 def to_seconds(duration: Duration) -> float:

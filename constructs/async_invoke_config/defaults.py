@@ -14,6 +14,7 @@ from aws_cdk import Annotations, AspectPriority, Aspects, IAspect, Stack, Stage
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
+from .bridge import holding, path_of, scopes_of, stack_of
 from .handler.contract import LATEST, InvalidProperty
 from .provider import Provider
 
@@ -46,24 +47,24 @@ class Exemption:
 Lookup = Callable[[Target], Declaration | None]
 
 
-def user_targets(stack: Stack, within: Construct) -> Iterator[Target]:
+def user_targets(stack: Stack, within: Construct, nodes: list[IConstruct] | None = None) -> Iterator[Target]:
     """The Lambda functions (``aws_lambda.Function`` and its subclasses) and aliases of `stack` (not of its nested
     stacks, which are stacks of their own) under `within`, less the functions that are not the user's: this
     library's handler, the function behind each ``SingletonFunction`` (how aws-cdk-lib's ``AwsCustomResource``,
     ``BucketDeployment`` and other construct libraries make their handlers), and a function that an aws-cdk-lib
     construct made as its own part (the framework functions of ``custom_resources.Provider``, say). Log retention,
     bucket notifications and the core ``CustomResourceProvider`` make their functions as plain ``CfnResource``s,
-    never an ``aws_lambda.Function``, so they are not candidates in the first place."""
-    behind_singletons = {
-        node.permissions_node.path for node in stack.node.find_all() if isinstance(node, lambda_.SingletonFunction)
-    }
-    for node in stack.node.find_all():
-        if not isinstance(node, lambda_.Function | lambda_.Alias) or Stack.of(node) is not stack:
+    never an ``aws_lambda.Function``, so they are not candidates in the first place. `nodes`: the stack's
+    constructs, when already read (``stack.node.find_all()``)."""
+    found = stack.node.find_all() if nodes is None else nodes
+    behind_singletons = {node.permissions_node.path for node in found if isinstance(node, lambda_.SingletonFunction)}
+    for node in found:
+        if not isinstance(node, lambda_.Function | lambda_.Alias) or stack_of(node) is not stack:
             continue
         function = node.version.lambda_ if isinstance(node, lambda_.Alias) else node
         if not _is_within(node, within) or not isinstance(function, lambda_.Function):
             continue
-        if function.node.path in behind_singletons or _made_by_a_library(function):
+        if (behind_singletons and path_of(function) in behind_singletons) or _made_by_a_library(function):
             continue
         yield node
 
@@ -73,13 +74,14 @@ def qualifier_of(target: Target) -> str:
 
 
 class NativeConfigs:
-    """The ``AWS::Lambda::EventInvokeConfig`` resources (aws-cdk-lib's own) of a stack, read once per visit."""
+    """The ``AWS::Lambda::EventInvokeConfig`` resources (aws-cdk-lib's own) of a stack (`nodes`: its constructs),
+    read once per visit."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, nodes: list[IConstruct]) -> None:
         self.stack = stack
         self.paths: list[str] = []
         self.named: set[tuple[str, Any]] = set()
-        for node in stack.node.find_all():
+        for node in nodes:
             if isinstance(node, lambda_.CfnEventInvokeConfig):
                 self.paths.append(node.node.path)
                 name = json.dumps(stack.resolve(node.function_name), sort_keys=True)
@@ -90,7 +92,7 @@ class NativeConfigs:
         function and qualifier would overwrite each other."""
         if not self.paths:
             return False
-        if any(path.startswith(target.node.path + "/") for path in self.paths):
+        if any(path.startswith(path_of(target) + "/") for path in self.paths):
             return True
         function = target.version.lambda_ if isinstance(target, lambda_.Alias) else target
         name = json.dumps(self.stack.resolve(function.function_name), sort_keys=True)
@@ -111,7 +113,9 @@ def native_on_failure(target: Target) -> bool:
 class Defaults:
     """Adds a config with the scope's defaults to each of the user's functions and aliases that has none. It acts
     when it visits a stack, before the stack's children: the configs (and the stack's handler, if this makes the
-    first) are then in the tree before the handler's own finishing aspect visits it."""
+    first) are then in the tree before the handler's own finishing aspect visits it. Registered on an app or a
+    stage, it also checks, when it visits that scope, that no stage inside was created after it (`check_stages`):
+    one aspect, since an aspect is called across the jsii bridge for every construct it reaches."""
 
     def __init__(
         self,
@@ -126,16 +130,21 @@ class Defaults:
         self.create = create
         self.include = include
         self.exclude = exclude
+        self.check_stages = False
 
     def visit(self, node: IConstruct) -> None:
-        if not isinstance(node, Stack):
-            return
-        natives = NativeConfigs(node)
-        for target in user_targets(node, self.scope):
-            if _nearest_defaults(target) is not self or not self.covers(target):
-                continue
-            if self.lookup(target) is None and not natives.configure(target):
-                self.create(target)
+        nodes = None
+        if isinstance(node, Stack):
+            with holding():  # nothing but this library runs until the visit ends: each answer asked once
+                nodes = node.node.find_all()
+                natives = NativeConfigs(node, nodes)
+                for target in user_targets(node, self.scope, nodes):
+                    if _nearest_defaults(target) is not self or not self.covers(target):
+                        continue
+                    if self.lookup(target) is None and not natives.configure(target):
+                        self.create(target)
+        if self.check_stages and node is self.scope:
+            _check_stages(node, node.node.find_all() if nodes is None else nodes)
 
     def covers(self, target: Target) -> bool:
         """Whether the user's predicates let these defaults reach `target`: `include` (when given) says yes, and
@@ -144,24 +153,16 @@ class Defaults:
         return included and not (self.exclude is not None and self.exclude(target))
 
 
-@jsii.implements(IAspect)
-class _StageCheck:
+def _check_stages(scope: IConstruct, nodes: list[IConstruct]) -> None:
     """A stage synthesizes on its own, and aspects of the app around it do not reach into it: a stage created after
     the defaults were applied to its app would be left out without a word. This says so."""
-
-    def __init__(self, scope: Construct) -> None:
-        self.scope = scope
-
-    def visit(self, node: IConstruct) -> None:
-        if node is not self.scope:
-            return
-        for stage in node.node.find_all():
-            if isinstance(stage, Stage) and stage is not node and not _covered(stage):
-                raise ValueError(
-                    f"`apply_defaults` was applied to {_shown(self.scope)} before the stage {stage.node.path} was "
-                    "created, and aspects of an app do not reach into a stage created later: apply it after "
-                    "creating the stages, or to the stage itself."
-                )
+    for stage in nodes:
+        if isinstance(stage, Stage) and stage is not scope and not _covered(stage):
+            raise ValueError(
+                f"`apply_defaults` was applied to {_shown(scope)} before the stage {stage.node.path} was "
+                "created, and aspects of an app do not reach into a stage created later: apply it after "
+                "creating the stages, or to the stage itself."
+            )
 
 
 def apply(
@@ -188,7 +189,7 @@ def apply(
             if isinstance(stage, Stage) and stage is not scope:
                 Aspects.of(stage).add(aspect, priority=AspectPriority.MUTATING)
                 _covered_stages.setdefault(scope.node.root, set()).add(stage.node.path)
-        Aspects.of(scope).add(_StageCheck(scope), priority=AspectPriority.READONLY)
+        aspect.check_stages = True
 
 
 @jsii.implements(IValidation)
@@ -202,12 +203,13 @@ class _MissingOnFailure:
     def validate(self) -> list[str]:
         stacks = [Stack.of(self.scope)] if _in_a_stack(self.scope) else []
         stacks += [node for node in self.scope.node.find_all() if isinstance(node, Stack) and node not in stacks]
-        missing = [
-            f"{target.node.path} ({qualifier_of(target)})"
-            for stack in stacks
-            for target in user_targets(stack, self.scope)
-            if not self._fails_somewhere(target) and exemption_of(target) is None
-        ]
+        with holding():  # the app is complete: each answer asked once
+            missing = [
+                f"{target.node.path} ({qualifier_of(target)})"
+                for stack in stacks
+                for target in user_targets(stack, self.scope)
+                if not self._fails_somewhere(target) and exemption_of(target) is None
+            ]
         if not missing:
             return []
         return [
@@ -257,7 +259,7 @@ def exemption_of(target: Target) -> Exemption | None:
     own = _exemptions.get(target)
     if own is not None:
         return own
-    for ancestor in reversed(target.node.scopes[:-1]):
+    for ancestor in reversed(scopes_of(target)[:-1]):
         found = _exemptions.get(ancestor)
         if found is not None and found.children:
             return found
@@ -277,12 +279,12 @@ def _covered(stage: Stage) -> bool:
 
 def _nearest_defaults(target: Target) -> Defaults | None:
     """The defaults of the innermost scope that holds `target`: a stack's defaults win over its app's."""
-    holding = [aspect for aspect in _applied.get(target.node.root, []) if _is_within(target, aspect.scope)]
-    return max(holding, key=lambda aspect: len(aspect.scope.node.scopes), default=None)
+    within = [aspect for aspect in _applied.get(scopes_of(target)[0], []) if _is_within(target, aspect.scope)]
+    return max(within, key=lambda aspect: len(scopes_of(aspect.scope)), default=None)
 
 
 def _is_within(node: IConstruct, scope: IConstruct) -> bool:
-    return any(ancestor is scope for ancestor in node.node.scopes)
+    return any(ancestor is scope for ancestor in scopes_of(node))
 
 
 def _in_a_stack(scope: IConstruct) -> bool:
@@ -292,9 +294,10 @@ def _in_a_stack(scope: IConstruct) -> bool:
 def _made_by_a_library(function: lambda_.Function) -> bool:
     """A function that an aws-cdk-lib construct made as a part of itself (its parent is such a construct, not a
     stack, a stage or the user's own construct), or this library's handler."""
-    if any(isinstance(ancestor, Provider) for ancestor in function.node.scopes):
+    scopes = scopes_of(function)
+    if any(isinstance(ancestor, Provider) for ancestor in scopes):
         return True
-    parent = function.node.scope
+    parent = scopes[-2] if len(scopes) > 1 else None
     if parent is None or isinstance(parent, Stack | Stage):
         return False
     return type(parent).__module__.split(".")[0] == "aws_cdk"

@@ -109,8 +109,12 @@ class Grants:
                 policy.add_resource_dependency(dependency)
             self.policies.append(policy)
             granting |= {grant.key: policy for grant in group if grant is not None}
-        for resource, key in waiting:
-            resource.add_resource_dependency(granting[key] if key is not None and not self.wide else self.policies[0])
+        waits: dict[tuple[int, int], tuple[CfnResource, iam.CfnManagedPolicy]] = {}
+        for resource, key in waiting:  # a group waits once for each policy its members need
+            policy = granting[key] if key is not None and not self.wide else self.policies[0]
+            waits[id(resource), id(policy)] = (resource, policy)
+        for resource, policy in waits.values():
+            resource.add_resource_dependency(policy)
 
     def _listing(self, group: list[Grant | None]) -> dict[str, Any]:
         """A policy that lists the group's ARNs compactly: one `Fn::Sub` of `${F}NAME:QUALIFIER,${P0}NAME:...`
@@ -119,6 +123,14 @@ class Grants:
         variables: dict[str, Any] = {}
         prefixes: dict[str, str] = {}
         parts = []
+        references = [  # this stack's references in the group, resolved at once
+            value
+            for grant in group
+            if grant is not None and grant.target.local
+            for value in (grant.target.name, grant.qualifier)
+            if unresolved(value)
+        ]
+        resolved = dict(zip(references, self.stack.resolve(references), strict=True)) if references else {}
         for grant in group:
             if grant is None:
                 parts.append("${F}*")
@@ -129,29 +141,14 @@ class Grants:
                 key = prefixes.setdefault(f"{prefix}:function:", f"P{len(prefixes)}")
                 head = "${" + key + "}" + name
             else:
-                head = "${F}" + self._sub(target.name, variables, target.local)
-            parts.append(f"{head}:{self._sub(grant.qualifier, variables, target.local)}")
+                head = "${F}" + _sub(target.name, variables, resolved)
+            parts.append(f"{head}:{_sub(grant.qualifier, variables, resolved)}")
         body = ",".join(parts)
         variables |= {key: prefix for prefix, key in prefixes.items()}
         if "${F}" in body:
             variables["F"] = f"arn:{Aws.PARTITION}:lambda:{self.stack.region}:{self.stack.account}:function:"
         listed = Fn.split(",", Fn.sub(body, variables) if variables else body)
         return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ACTIONS, "Resource": listed}]}
-
-    def _sub(self, value: str, variables: dict[str, Any], local: bool = True) -> str:
-        """`value` as part of an `Fn::Sub` string: a literal as it is, a reference to a resource of this stack as
-        `${Logical}` or `${Logical.Attribute}`, anything else (a reference to another stack's resource, which CDK
-        turns into an import only where it sees the token) as a variable of its own."""
-        if not unresolved(value):
-            return value.replace("${", "${!")
-        resolved = self.stack.resolve(value) if local else None
-        if isinstance(resolved, dict) and list(resolved) == ["Ref"]:
-            return "${" + str(resolved["Ref"]) + "}"
-        if isinstance(resolved, dict) and list(resolved) == ["Fn::GetAtt"]:
-            return "${" + ".".join(resolved["Fn::GetAtt"]) + "}"
-        key = next((name for name, given in variables.items() if given == value), f"N{len(variables)}")
-        variables[key] = value
-        return "${" + key + "}"
 
     def acknowledge(self) -> None:
         """The one wildcard a targets' policy can hold (`function:*`, for a function named by a token of unknown
@@ -191,6 +188,22 @@ class Grants:
                 f"The handler's IAM policy is scoped to every function of the stack's account and region "
                 f"(lambda:...:function:*) because {why}."
             )
+
+
+def _sub(value: str, variables: dict[str, Any], resolved: dict[str, Any]) -> str:
+    """`value` as part of an `Fn::Sub` string: a literal as it is, a reference to a resource of this stack (as
+    `resolved` gives it) as `${Logical}` or `${Logical.Attribute}`, anything else (a reference to another stack's
+    resource, which CDK turns into an import only where it sees the token) as a variable of its own."""
+    if not unresolved(value):
+        return value.replace("${", "${!")
+    reference = resolved.get(value)
+    if isinstance(reference, dict) and list(reference) == ["Ref"]:
+        return "${" + str(reference["Ref"]) + "}"
+    if isinstance(reference, dict) and list(reference) == ["Fn::GetAtt"]:
+        return "${" + ".".join(reference["Fn::GetAtt"]) + "}"
+    key = next((name for name, given in variables.items() if given == value), f"N{len(variables)}")
+    variables[key] = value
+    return "${" + key + "}"
 
 
 def qualifier_in(function_name: str) -> str | None:

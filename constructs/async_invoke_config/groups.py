@@ -31,7 +31,7 @@ from typing import Any
 from aws_cdk import CfnResource
 from constructs import Construct, IConstruct
 
-from .bridge import unresolved
+from .bridge import path_of, scopes_of, unresolved
 from .handler.contract import (
     DEPLOY_TOKEN,
     DESTINATION_MAX,
@@ -67,8 +67,9 @@ def making_defaults() -> Iterator[None]:
         _making_defaults[0] = False
 
 
-def is_carried(config: IConstruct) -> bool:
-    return _making_defaults[0] or any(scope in _carried for scope in config.node.scopes)
+def is_carried(scope: IConstruct) -> bool:
+    """Whether a config made in `scope` is carried with others: made by the defaults, or under `carry_together`."""
+    return _making_defaults[0] or (bool(_carried) and any(ancestor in _carried for ancestor in scopes_of(scope)))
 
 
 def member_key(identity: tuple[str, ...]) -> str:
@@ -81,9 +82,13 @@ class Member:
     """One config carried by a group: its properties as its own resource would hold them, and what it waits for."""
 
     key: str
-    path: str
+    config: IConstruct
     properties: dict[str, Any]
     dependencies: list[IConstruct] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return path_of(self.config)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -95,11 +100,12 @@ def build(
 ) -> list[tuple[CfnResource, list[Member]]]:
     """The groups of a stack: as few as the bounds allow, each member in the group its key's hash picks, each group
     depending on the one before it."""
-    seen: dict[str, str] = {}
+    seen: dict[str, Member] = {}
     for member in members:
         if member.key in seen:
-            raise InvalidProperty(f"{member.path} and {seen[member.key]}: two configs with the same key {member.key}.")
-        seen[member.key] = member.path
+            first = seen[member.key]
+            raise InvalidProperty(f"{member.path} and {first.path}: two configs with the same key {member.key}.")
+        seen[member.key] = member
     buckets = _buckets(members)
     groups: list[tuple[CfnResource, list[Member]]] = []
     for index, bucket in enumerate(buckets):
@@ -109,9 +115,9 @@ def build(
         resource = CfnResource(
             scope, f"Configs{index}", type=GROUP_TYPE, properties=custom_properties(properties, index)
         )
-        for member in bucket:
-            for dependency in member.dependencies:
-                resource.node.add_dependency(dependency)
+        waits = list({id(dependency): dependency for member in bucket for dependency in member.dependencies}.values())
+        if waits:
+            resource.node.add_dependency(*waits)
         if groups:
             resource.add_resource_dependency(groups[-1][0])
         groups.append((resource, bucket))

@@ -253,7 +253,12 @@ class Provider(Construct):
         """The configs' logical ids, asked of the stack once the configs are final."""
         if self._logical_ids is not None:
             return self._logical_ids
-        ids = [self.stack.get_logical_id(config.resource) for config in self._built()]
+        known: dict[int, str] = {}  # a group's asked once for all its members
+        ids = []
+        for config in self._built():
+            if id(config.resource) not in known:
+                known[id(config.resource)] = self.stack.get_logical_id(config.resource)
+            ids.append(known[id(config.resource)])
         if self.finished:  # no config can be added any more
             self._logical_ids = ids
         return ids

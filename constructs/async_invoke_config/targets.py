@@ -12,7 +12,7 @@ from typing import cast
 from aws_cdk import Fn, Stack
 from aws_cdk import aws_lambda as lambda_
 
-from .bridge import environment, path_of, stack_of, unresolved
+from .bridge import arn_of, environment, held, name_of, node_of, path_of, stack_of, unresolved
 from .grants import PolicyTarget, flatten
 from .handler.contract import (
     FUNCTION_NAME_PATTERN,
@@ -64,7 +64,7 @@ def resolve(problems: Problems, stack: Stack, function: object, qualifier: objec
     derived = alias_name if alias_name is not None else version if isinstance(version, str) else None
     problems.check(lambda: check_agreement(given, derived, "the alias or version given as `function`"))
     version_token = given is None and alias_name is None and derived is not None and unresolved(derived)
-    arn = underlying.function_arn
+    arn = arn_of(underlying)
     if not unresolved(arn):
         parsed = problems.check(lambda: parse_name(arn, stack))
         if parsed is not None:
@@ -76,7 +76,7 @@ def resolve(problems: Problems, stack: Stack, function: object, qualifier: objec
             problems.check(lambda: check_same_stage(function, stack))
         named = _own_name(underlying) if isinstance(underlying, lambda_.Function) else None
         length = len(named) if named else None
-        policy = PolicyTarget(arn, underlying.function_name, _identity(underlying), local, length)
+        policy = PolicyTarget(arn, name_of(underlying), _identity(underlying), local, length)
         target = ConfigTarget(arn, given or derived, function, policy, version_token)
     return target if len(problems.found) == before else None
 
@@ -110,7 +110,7 @@ def declared_name(stack: Stack, target: ConfigTarget) -> str:
     underlying: lambda_.IFunction = getattr(function, "lambda_", function)
     if unresolved(target.function_name):
         in_stack = isinstance(underlying, lambda_.Function) and stack_of(underlying) is stack
-        return underlying.function_name if in_stack else target.function_name
+        return name_of(underlying) if in_stack else target.function_name
     match = FUNCTION_NAME_PATTERN.fullmatch(target.function_name)
     assert match is not None
     region, account = (match.group("region") or "").rstrip(":"), (match.group("account") or "").rstrip(":")
@@ -120,15 +120,31 @@ def declared_name(stack: Stack, target: ConfigTarget) -> str:
     return match.group("name") + (f":{qualifier}" if qualifier else "")
 
 
+@held
 def _identity(function: lambda_.IFunction) -> str | None:
     """What changes when a function known only by a reference is replaced: an in-app function's name as its template
     gives it (absent: CloudFormation names it once). None for a function imported by a reference (a parameter, an
     import), which may resolve to another function in any deploy."""
-    cfn = function.node.default_child if isinstance(function, lambda_.Function) else None
-    if not isinstance(cfn, lambda_.CfnFunction):
+    cfn = _cfn(function)
+    if cfn is None:
         return None
     stack = stack_of(function)
-    return json.dumps([stack.get_logical_id(cfn), stack.resolve(cfn.function_name), cfn.package_type])
+    return json.dumps([stack.get_logical_id(cfn), _resolved_name(function), cfn.package_type])
+
+
+@held
+def _cfn(function: lambda_.IFunction) -> lambda_.CfnFunction | None:
+    """An in-app function's ``CfnFunction``; None for an imported one."""
+    cfn = node_of(function).default_child if isinstance(function, lambda_.Function) else None
+    return cfn if isinstance(cfn, lambda_.CfnFunction) else None
+
+
+@held
+def _resolved_name(function: lambda_.IFunction) -> object:
+    """An in-app function's name as its template gives it (None: CloudFormation names it)."""
+    cfn = _cfn(function)
+    name = cfn.function_name if cfn is not None else None
+    return stack_of(function).resolve(name) if unresolved(name) else name
 
 
 def _policy_target(function: str) -> PolicyTarget:
@@ -181,10 +197,9 @@ def _own_name(function: lambda_.IFunction | None) -> str | None:
     """A function's literal name when the app knows it: given one in its own props, or imported by name or ARN."""
     if function is None:
         return None
-    stack = stack_of(function)
-    cfn = function.node.default_child if isinstance(function, lambda_.Function) else None
-    if isinstance(cfn, lambda_.CfnFunction):
-        name = stack.resolve(cfn.function_name)
+    cfn = _cfn(function)
+    if cfn is not None:
+        name = _resolved_name(function)
         return name if isinstance(name, str) else None
-    named = re.search(r":function:([a-zA-Z0-9_.-]+)$", flatten(stack.resolve(function.function_arn)))
+    named = re.search(r":function:([a-zA-Z0-9_.-]+)$", flatten(stack_of(function).resolve(arn_of(function))))
     return named.group(1) if named else None
