@@ -4,6 +4,7 @@ drift check."""
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,7 @@ class Provider(Construct):
         version_token: bool = False,
     ) -> None:
         """Register one config carried with others: as `add_config`, its resource being its group's, once known."""
-        self._check_open(member.path)
+        self._check_open(lambda: member.path)
         declared = str(member.properties[FUNCTION]) if target is not None else ""
         pending = (target, effective_qualifier(qualifier, declared), version_token)
         self._members.append((member, _Config(None, member.properties, function, qualifier, None, pending=pending)))
@@ -152,15 +153,17 @@ class Provider(Construct):
         qualifier: str | None,
         version_token: bool,
     ) -> _Config:
-        self._check_open(resource.node.path if resource is not None else str(properties.get(FUNCTION)))
+        self._check_open(lambda: resource.node.path if resource is not None else str(properties.get(FUNCTION)))
         declared = str(properties[FUNCTION]) if target is not None else ""
         grant = self.grants.add(target, effective_qualifier(qualifier, declared), version_token)
         return _Config(resource, properties, function, qualifier, grant)
 
-    def _check_open(self, path: str) -> None:
+    def _check_open(self, path: Callable[[], str]) -> None:
+        """A config added once the handler is finished would be neither granted nor checked: refused (its path is
+        asked only then, since every question to the construct tree crosses the jsii bridge)."""
         if self.finished:
             raise InvalidProperty(
-                f"{path}: an AsyncInvokeConfig was added after the stack's handler was finished "
+                f"{path()}: an AsyncInvokeConfig was added after the stack's handler was finished "
                 "(by an Aspect of a later priority than aws_cdk.AspectPriority.MUTATING?)."
             )
 
