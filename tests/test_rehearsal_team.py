@@ -82,7 +82,7 @@ def test_the_drift_report_lists_the_two_configs_changed_in_the_group(played):
     step = played.steps["drift_report"]
 
     assert step.status == "exit code 1"
-    assert step.report[0].startswith("stack AsyncInvokeConfigTeamDefaults (CREATE_COMPLETE): 53 configs, 2 drifted")
+    assert step.report[0].startswith("stack AsyncInvokeConfigTeamDefaults (CREATE_COMPLETE): 53 configs, 2 not in sync")
     drifted = {target.split(":")[0] for target in played.of(*CHANGED)}
     assert {name for name in drifted if any(name in line for line in step.report)} == drifted
     assert not step.surprises
