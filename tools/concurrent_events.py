@@ -32,7 +32,7 @@ class EventCloud(LocalCloudFormation):
         duplicates: float = 0.0,
     ) -> None:
         self.scheduler = scheduler
-        self.live_world = iam.World(caller=self.waited_on)
+        self.live_world = iam.World(caller=self.waited_on, statements_for=self.caller_statements)
         self.inprocess = InProcessHandler(scheduler, endpoint, server.url, self.live_world, self.handler_exists)
         super().__init__(clients, None, server, stack_id)  # type: ignore[arg-type]
         self.duplicates = duplicates
@@ -99,6 +99,16 @@ class EventCloud(LocalCloudFormation):
         task = self.scheduler.current()
         flight = self.of_task.get(id(task))
         return (task.name if task else "?", flight is not None and not flight.cancelled and not flight.sent.answer)
+
+    def caller_statements(self) -> list[dict[str, Any]] | None:
+        """The policy of the role of the handler the calling event was sent to (its ServiceToken): a stack of many
+        groups has several handlers, each granted its own groups' functions."""
+        handlers = [r for r in self.resources.values() if r.properties.get("Handler") == "index.on_event"]
+        if len(handlers) < 2:  # one handler: its policy as `refresh` last saw it
+            return None
+        flight = self.of_task.get(id(self.scheduler.current()))
+        token = (flight.event.get("ResourceProperties") or {}).get("ServiceToken") if flight is not None else None
+        return self.handler_statements(token) if token else None
 
     def denied(self) -> list[tuple[str, str, str]]:
         """Calls IAM refused to events while CloudFormation waited on them (an event it cancelled or has its answer

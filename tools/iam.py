@@ -60,14 +60,18 @@ class World:
     # Who makes each call (an event of a concurrent schedule, say), kept with its verdict in `by_caller`.
     caller: Callable[[], object] | None = field(default=None, repr=False)
     by_caller: list[tuple[object, str, str, str]] = field(default_factory=list)
+    # The statements of the role of the handler making the call, where a stack has several (None: `statements`).
+    statements_for: Callable[[], list[dict[str, Any]] | None] | None = field(default=None, repr=False)
 
     def verdict(self, action: str, arns: list[str], request: dict[str, Any] | None = None) -> str:
         def context(arn: str) -> Context:
             return Context(request or {}, lambda: self.tags(arn) if self.tags is not None else None)
 
-        if not arns or not all(allows(self.statements, action, arn, context(arn)) for arn in arns):
+        own = self.statements_for() if self.statements_for is not None else None
+        statements = self.statements if own is None else own
+        if not arns or not all(allows(statements, action, arn, context(arn)) for arn in arns):
             return DENIED
-        settled = [statement for statement in self.statements if statement not in self.fresh]
+        settled = [statement for statement in statements if statement not in self.fresh]
         with self.lock:
             if self.lag > 0 and not all(allows(settled, action, arn, context(arn)) for arn in arns):
                 self.lag -= 1
