@@ -170,3 +170,18 @@ def _functions(count: int) -> dict[str, Any]:
             code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
         )
     return app.synth().get_stack_by_name("Team").template
+
+
+def test_members_whose_keys_leave_a_group_empty_are_still_spread_within_the_bounds(monkeypatch):
+    """Keys all odd, 2 a group: 2 groups leave the first empty while the second overflows, so the count grows past
+    an empty group (whose size is not measured: it has no settings to share)."""
+    import async_invoke_config.groups as groups_module
+
+    monkeypatch.setattr(groups_module, "CAPACITY", 2)
+    members = [
+        groups_module.Member(f"{2 * index + 1:010x}", None, {"Function": f"orders-{index}", "RetryAttempts": 1})  # type: ignore[arg-type]
+        for index in range(4)
+    ]
+    buckets = groups_module._buckets(members)
+    assert sorted(member.key for bucket in buckets for member in bucket) == sorted(m.key for m in members)
+    assert all(0 < len(bucket) <= 2 for bucket in buckets)

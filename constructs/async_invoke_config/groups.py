@@ -130,7 +130,7 @@ def _buckets(members: list[Member]) -> list[list[Member]]:
         buckets: list[list[Member]] = [[] for _ in range(count)]
         for member in sorted(members, key=lambda m: m.key):
             buckets[int(member.key, 16) % count].append(member)
-        if all(len(b) <= CAPACITY and _size(b) <= PAYLOAD_BOUND for b in buckets):
+        if all(len(b) <= CAPACITY and (not b or _size(b) <= PAYLOAD_BOUND) for b in buckets):  # some may be empty
             return [bucket for bucket in buckets if bucket]
         count += 1
 
