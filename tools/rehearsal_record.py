@@ -6,13 +6,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from config_lines import FUNCTION_ARN, describe, function_of, target_of
 from local_cloud import Deployment
 from rehearsal_stage import Stage
 from step_report import Row, Step, checks, events
 from synth_messages import Message, synth_lines
+
+
+class Played:
+    """A stack's steps, played on a stage of its own and recorded step by step; a context that starts the stage."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.recorder = Recorder(stage)
+
+    def __enter__(self) -> Self:
+        self.stage.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stage.__exit__()
 
 
 class Recorder:

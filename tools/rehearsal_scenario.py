@@ -14,7 +14,7 @@ from typing import Any
 import emulator
 from config_lines import api_shape
 from natives import create_function
-from rehearsal_record import Recorder
+from rehearsal_record import Played, Recorder
 from rehearsal_stage import ROOT, Stage
 from step_report import Step
 
@@ -22,19 +22,11 @@ LEGACY = "legacy-billing"
 REPORTS = "legacy-reports"
 
 
-class Rehearsal:
+class Rehearsal(Played):
     """The steps, played on a stage of their own; `steps()` in order, each returning its report."""
 
     def __init__(self, endpoint: str, workdir: Path, synth: str = "cli") -> None:
-        self.stage = Stage(endpoint, workdir, synth)
-        self.recorder = Recorder(self.stage)
-
-    def __enter__(self) -> Rehearsal:
-        self.stage.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stage.__exit__()
+        super().__init__(Stage(endpoint, workdir, synth))
 
     def _deploy(self, title: str, version: int, alter: Callable[[dict[str, Any]], None] | None = None) -> Step:
         _, template = self.stage.synth(version)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from local_cloud import Deployment
 from rehearsal_fleet import Fleet
-from rehearsal_record import Recorder
+from rehearsal_record import Played
 from rehearsal_scenario import drift_report
 from rehearsal_stage import TEAM, Stage
 from step_report import Step
@@ -20,19 +20,11 @@ LEFT_OUT = ("Worker12", "Worker30", "Worker45")  # app.py's WORKERS_LEFT_OUT: le
 CLEANUP = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
 
 
-class TeamRehearsal:
+class TeamRehearsal(Played):
     """The team stack's steps, on a stage of their own; `steps()` in order, each returning its report."""
 
     def __init__(self, endpoint: str, workdir: Path, synth: str = "cli") -> None:
-        self.stage = Stage(endpoint, workdir, synth, stack=TEAM)
-        self.recorder = Recorder(self.stage)
-
-    def __enter__(self) -> TeamRehearsal:
-        self.stage.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stage.__exit__()
+        super().__init__(Stage(endpoint, workdir, synth, stack=TEAM))
 
     def _take(
         self,

@@ -56,6 +56,14 @@ class _Config:
     pending: tuple[PolicyTarget | None, str, bool] | None = None  # a member's grant, made once its group is known
 
 
+def _wanted(
+    properties: dict[str, Any], target: PolicyTarget | None, qualifier: str | None, version_token: bool
+) -> tuple[PolicyTarget | None, str, bool]:
+    """What a config asks of its handler's grants (`Grants.add`): its function and the qualifier it configures."""
+    declared = str(properties[FUNCTION]) if target is not None else ""
+    return target, effective_qualifier(qualifier, declared), version_token
+
+
 class Provider(Construct):
     """Created once per stack by the first AsyncInvokeConfig in it."""
 
@@ -128,7 +136,9 @@ class Provider(Construct):
         """Register one config: the handler may act on its function and qualifier (the config waits for that
         permission), and the drift check reads it. None as target, when only a token name is known, scopes the
         permission to the stack's account and region."""
-        self._configs.append(self._config(resource, properties, target, function, qualifier, version_token))
+        self._check_open(lambda: resource.node.path)
+        grant = self.grants.add(*_wanted(properties, target, qualifier, version_token))
+        self._configs.append(_Config(resource, properties, function, qualifier, grant))
 
     def add_member(
         self,
@@ -138,25 +148,11 @@ class Provider(Construct):
         qualifier: str | None,
         version_token: bool = False,
     ) -> None:
-        """Register one config carried with others: as `add_config`, its resource being its group's, once known."""
+        """Register one config carried with others: as `add_config`, its resource (and so the handler that grants
+        it) being its group's, once known."""
         self._check_open(lambda: member.path)
-        declared = str(member.properties[FUNCTION]) if target is not None else ""
-        pending = (target, effective_qualifier(qualifier, declared), version_token)
+        pending = _wanted(member.properties, target, qualifier, version_token)
         self._members.append((member, _Config(None, member.properties, function, qualifier, None, pending=pending)))
-
-    def _config(
-        self,
-        resource: CfnResource | None,
-        properties: dict[str, Any],
-        target: PolicyTarget | None,
-        function: lambda_.IFunction | None,
-        qualifier: str | None,
-        version_token: bool,
-    ) -> _Config:
-        self._check_open(lambda: resource.node.path if resource is not None else str(properties.get(FUNCTION)))
-        declared = str(properties[FUNCTION]) if target is not None else ""
-        grant = self.grants.add(target, effective_qualifier(qualifier, declared), version_token)
-        return _Config(resource, properties, function, qualifier, grant)
 
     def _check_open(self, path: Callable[[], str]) -> None:
         """A config added once the handler is finished would be neither granted nor checked: refused (its path is
