@@ -185,3 +185,23 @@ def test_members_whose_keys_leave_a_group_empty_are_still_spread_within_the_boun
     buckets = groups_module._buckets(members)
     assert sorted(member.key for bucket in buckets for member in bucket) == sorted(m.key for m in members)
     assert all(0 < len(bucket) <= 2 for bucket in buckets)
+
+
+def test_the_payload_bound_splits_groups_that_capacity_alone_would_not():
+    """200 members (the capacity) each with its own two destinations of 350 characters: about 160 KB in one group,
+    over the 100 KB kept per group, so they are spread over more groups, each within the bound."""
+    import async_invoke_config.groups as groups_module
+
+    arn = "arn:aws:sqs:eu-west-1:123456789012:" + "q" * (350 - 35)
+    members = [
+        groups_module.Member(
+            groups_module.member_key(("orders", str(index))),
+            None,  # type: ignore[arg-type]
+            {"Function": f"orders-{index}", "RetryAttempts": index % 3, "OnSuccess": arn, "OnFailure": arn},
+        )
+        for index in range(CAPACITY)
+    ]
+    buckets = groups_module._buckets(members)
+    assert len(buckets) >= 2
+    assert all(groups_module._size(bucket) <= PAYLOAD_BOUND for bucket in buckets)
+    assert sum(len(bucket) for bucket in buckets) == CAPACITY
